@@ -1,0 +1,68 @@
+// Time as a dependency: everything that waits, expires or stamps a time takes a Clock, so tests
+// drive time with FakeClock instead of sleeping. Also RFC 3339 formatting as Kubernetes writes
+// timestamps ("2026-11-26T10:00:00Z", second precision, UTC).
+//
+// Thread-safety: RealClock is stateless; FakeClock is internally synchronised.
+#pragma once
+
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace waop {
+
+using WallTime = std::chrono::system_clock::time_point;
+using MonoTime = std::chrono::steady_clock::time_point;
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  // Wall-clock time, for timestamps written to objects.
+  virtual WallTime Now() const = 0;
+  // Monotonic time, for timeouts, backoff and leases' local bookkeeping.
+  virtual MonoTime Mono() const = 0;
+};
+
+class RealClock final : public Clock {
+ public:
+  WallTime Now() const override { return std::chrono::system_clock::now(); }
+  MonoTime Mono() const override { return std::chrono::steady_clock::now(); }
+  // A process-wide instance.
+  static const RealClock& Get();
+};
+
+class FakeClock final : public Clock {
+ public:
+  explicit FakeClock(WallTime start = WallTime(std::chrono::seconds(1'790'000'000)))
+      : wall_(start), mono_(MonoTime(std::chrono::seconds(1000))) {}
+  WallTime Now() const override {
+    std::lock_guard lock(mu_);
+    return wall_;
+  }
+  MonoTime Mono() const override {
+    std::lock_guard lock(mu_);
+    return mono_;
+  }
+  void Advance(std::chrono::nanoseconds d) {
+    std::lock_guard lock(mu_);
+    wall_ += std::chrono::duration_cast<WallTime::duration>(d);
+    mono_ += std::chrono::duration_cast<MonoTime::duration>(d);
+  }
+
+ private:
+  mutable std::mutex mu_;
+  WallTime wall_;
+  MonoTime mono_;
+};
+
+// "2026-11-26T10:00:00Z" (UTC, whole seconds), as metav1.Time serialises.
+std::string FormatRfc3339(WallTime t);
+// "2026-11-26T10:00:00.123456Z" (UTC, microseconds), as metav1.MicroTime serialises (Leases).
+std::string FormatRfc3339Micro(WallTime t);
+// Accepts "YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm)". InvalidArgument names what was wrong.
+Result<WallTime> ParseRfc3339(std::string_view text);
+
+}  // namespace waop
