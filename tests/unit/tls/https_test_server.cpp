@@ -1,0 +1,77 @@
+#include "https_test_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "tls/ssl_context.h"
+
+namespace waop::testing {
+
+Result<int> PickFreeLoopbackPort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return Status::Unavailable("socket() failed");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof(addr);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ::close(fd);
+    return Status::Unavailable("bind(127.0.0.1:0) failed");
+  }
+  ::close(fd);
+  return static_cast<int>(ntohs(addr.sin_port));
+}
+
+Result<std::unique_ptr<HttpsTestServer>> HttpsTestServer::Start(const tls::KeyPair& serving,
+                                                                Handler handler) {
+  return StartImpl(&serving, std::move(handler));
+}
+
+Result<std::unique_ptr<HttpsTestServer>> HttpsTestServer::StartPlain(Handler handler) {
+  return StartImpl(nullptr, std::move(handler));
+}
+
+Result<std::unique_ptr<HttpsTestServer>> HttpsTestServer::StartImpl(const tls::KeyPair* serving,
+                                                                    Handler handler) {
+  web::http::experimental::listener::http_listener_config config;
+  if (serving != nullptr) {
+    auto callback = tls::MakeServerSslCallback(serving->cert_pem, serving->key_pem);
+    if (!callback.ok()) return callback.status();
+    config.set_ssl_context_callback(*callback);
+  }
+  std::string last_error;
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    auto port = PickFreeLoopbackPort();
+    if (!port.ok()) return port.status();
+    std::unique_ptr<HttpsTestServer> server(new HttpsTestServer());
+    server->port_ = *port;
+    server->url_ = std::string(serving != nullptr ? "https" : "http") +
+                   "://127.0.0.1:" + std::to_string(*port);
+    try {
+      server->listener_ = std::make_unique<web::http::experimental::listener::http_listener>(
+          web::uri(server->url_), config);
+      server->listener_->support(handler);
+      server->listener_->open().wait();
+      return server;
+    } catch (const std::exception& e) {
+      last_error = e.what();  // Port taken in between: try another.
+      server->listener_.reset();
+    }
+  }
+  return Status::Unavailable("could not open a test listener: " + last_error);
+}
+
+HttpsTestServer::~HttpsTestServer() {
+  if (!listener_) return;
+  try {
+    listener_->close().wait();
+  } catch (const std::exception&) {
+    // Closing a listener whose connections already broke may throw; nothing to do in a test.
+  }
+}
+
+}  // namespace waop::testing
