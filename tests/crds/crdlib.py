@@ -216,14 +216,17 @@ def _explain(error):
     if kind == "pattern":
         return path, f"{path}: Invalid value: {_go_value(v)}: {path} in body should match '{error.validator_value}'"
     if kind == "maxLength":
-        return path, f"{path}: Too long: may not be more than {error.validator_value} bytes"
+        # Older API servers say "must have at most N bytes", newer "may not be more than N
+        # bytes"; both start with "Too long" and count characters despite the word.
+        return path, f"{path}: Too long: must have at most {error.validator_value} bytes"
     if kind == "minLength":
         return path, f"{path}: Invalid value: {_go_value(v)}: {path} in body should be at least {error.validator_value} chars long"
     if kind == "enum":
         supported = ", ".join(_go_value(x) for x in error.validator_value)
         return path, f"{path}: Unsupported value: {_go_value(v)}: supported values: {supported}"
     if kind == "type":
-        return path, f"{path}: Invalid value: {_go_value(_JSON_TYPE.get(type(v), '?'))}: {path} in body must be of type {error.validator_value}: {_go_value(v)}"
+        actual = _go_value(_JSON_TYPE.get(type(v), "?"))
+        return path, f"{path}: Invalid value: {actual}: {path} in body must be of type {error.validator_value}: {actual}"
     if kind == "format":
         return path, f"{path}: Invalid value: {_go_value(v)}: {path} in body must be of type {error.validator_value}: {_go_value(v)}"
     if kind == "minimum":
