@@ -1,0 +1,236 @@
+#include "controller/leader_election.h"
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+namespace waop::controller {
+namespace {
+
+// client-go's JitterFactor for a candidate's retries.
+constexpr double kJitterFactor = 1.2;
+// Longest real sleep of the elector thread between checks of the (possibly fake) clock.
+constexpr auto kMaxSleep = std::chrono::seconds(1);
+
+using Events = std::vector<std::function<void()>>;
+
+void Run(const Events& events) {
+  for (const auto& event : events) event();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<LeaderElector>> LeaderElector::Create(LeaseClient& client,
+                                                             LeaderElectionConfig config,
+                                                             const Clock& clock,
+                                                             LeaderCallbacks callbacks) {
+  auto invalid = [](const std::string& what) {
+    return Status::InvalidArgument("leader election: " + what);
+  };
+  if (config.lease_namespace.empty()) return invalid("lease namespace must not be empty");
+  if (config.lease_name.empty()) return invalid("lease name (--leader-election-id) is empty");
+  if (config.identity.empty()) return invalid("identity must not be empty");
+  if (config.retry_period <= std::chrono::milliseconds::zero()) {
+    return invalid("retry period must be positive");
+  }
+  if (config.lease_duration <= config.renew_deadline) {
+    return invalid("lease duration (" + std::to_string(config.lease_duration.count()) +
+                   " ms) must be greater than renew deadline (" +
+                   std::to_string(config.renew_deadline.count()) + " ms)");
+  }
+  if (config.renew_deadline.count() <= kJitterFactor * config.retry_period.count()) {
+    return invalid("renew deadline (" + std::to_string(config.renew_deadline.count()) +
+                   " ms) must be greater than 1.2 x retry period (" +
+                   std::to_string(config.retry_period.count()) + " ms)");
+  }
+  if (config.lease_duration.count() % 1000 != 0) {
+    return invalid("lease duration must be whole seconds (Lease.spec.leaseDurationSeconds)");
+  }
+  return std::unique_ptr<LeaderElector>(
+      new LeaderElector(client, std::move(config), clock, std::move(callbacks)));
+}
+
+LeaderElector::LeaderElector(LeaseClient& client, LeaderElectionConfig config, const Clock& clock,
+                             LeaderCallbacks callbacks)
+    : client_(client),
+      config_(std::move(config)),
+      clock_(clock),
+      callbacks_(std::move(callbacks)),
+      random_(MakeRandomSource(config_.jitter_seed)),
+      next_step_(clock.Mono()) {}
+
+LeaderElector::~LeaderElector() { Stop(); }
+
+Status LeaderElector::Start() {
+  std::lock_guard lock(thread_mu_);
+  if (started_) return Status::FailedPrecondition("leader elector already started or stopped");
+  started_ = true;
+  thread_ = std::thread([this] { Loop(); });
+  return Status::Ok();
+}
+
+void LeaderElector::Loop() {
+  while (true) {
+    const MonoTime next = Tick();
+    std::unique_lock lock(thread_mu_);
+    if (stop_) return;
+    const auto wait =
+        std::clamp<MonoTime::duration>(next - clock_.Mono(), MonoTime::duration::zero(), kMaxSleep);
+    stop_cv_.wait_for(lock, wait, [this] { return stop_; });
+    if (stop_) return;
+  }
+}
+
+void LeaderElector::Stop() {
+  std::thread thread;
+  {
+    std::lock_guard lock(thread_mu_);
+    started_ = true;
+    stop_ = true;
+    thread.swap(thread_);
+  }
+  stop_cv_.notify_all();
+  if (thread.joinable()) thread.join();
+  bool was_leading = false;
+  {
+    std::lock_guard op(op_mu_);
+    std::lock_guard state(state_mu_);
+    was_leading = std::exchange(leading_, false);
+  }
+  if (was_leading && callbacks_.on_stopped_leading) callbacks_.on_stopped_leading();
+}
+
+Status LeaderElector::Release() {
+  Stop();
+  std::lock_guard op(op_mu_);
+  if (!observed_ || observed_->holder_identity != config_.identity) return Status::Ok();
+  const WallTime now = clock_.Now();
+  LeaseRecord released;
+  released.holder_identity = "";
+  released.lease_duration_seconds = 1;
+  released.acquire_time = now;
+  released.renew_time = now;
+  released.lease_transitions = observed_->lease_transitions;
+  released.resource_version = observed_->resource_version;
+  auto updated = client_.Update(config_.lease_namespace, config_.lease_name, released);
+  if (!updated.ok()) return updated.status().WithPrefix("releasing lease");
+  observed_ = *updated;
+  observed_time_ = clock_.Mono();
+  std::lock_guard state(state_mu_);
+  current_leader_.clear();
+  return Status::Ok();
+}
+
+bool LeaderElector::IsLeader() const {
+  std::lock_guard lock(state_mu_);
+  return leading_ && clock_.Mono() - last_renew_ < config_.renew_deadline;
+}
+
+std::string LeaderElector::CurrentLeader() const {
+  std::lock_guard lock(state_mu_);
+  return current_leader_;
+}
+
+MonoTime::duration LeaderElector::Jittered(std::chrono::milliseconds period) {
+  const double extra = static_cast<double>(period.count()) * kJitterFactor * random_();
+  return std::chrono::duration_cast<MonoTime::duration>(
+      period + std::chrono::duration<double, std::milli>(extra));
+}
+
+MonoTime LeaderElector::Tick() {
+  Events events;
+  MonoTime next;
+  {
+    std::lock_guard op(op_mu_);
+    const MonoTime start = clock_.Mono();
+    if (start < next_step_) return next_step_;
+    const std::string before = CurrentLeader();
+    const bool holding = TryAcquireOrRenew();
+    const MonoTime now = clock_.Mono();
+    {
+      std::lock_guard state(state_mu_);
+      if (observed_) current_leader_ = observed_->holder_identity;
+      if (current_leader_ != before && callbacks_.on_new_leader) {
+        events.push_back([this, who = current_leader_] { callbacks_.on_new_leader(who); });
+      }
+      if (holding) {
+        // The renew time written is from before the call, so count from then.
+        last_renew_ = start;
+        if (!leading_) {
+          leading_ = true;
+          if (callbacks_.on_started_leading) events.push_back(callbacks_.on_started_leading);
+        }
+        next_step_ = now + config_.retry_period;
+      } else if (leading_) {
+        const MonoTime deadline = last_renew_ + config_.renew_deadline;
+        if (now >= deadline) {
+          leading_ = false;
+          if (callbacks_.on_stopped_leading) events.push_back(callbacks_.on_stopped_leading);
+          next_step_ = now + Jittered(config_.retry_period);
+        } else {
+          // Retry, and be awake at the deadline to give up on time.
+          next_step_ = std::min<MonoTime>(now + config_.retry_period, deadline);
+        }
+      } else {
+        next_step_ = now + Jittered(config_.retry_period);
+      }
+      next = next_step_;
+    }
+  }
+  Run(events);
+  return next;
+}
+
+void LeaderElector::Observe(const LeaseRecord& record, MonoTime now) {
+  observed_ = record;
+  observed_time_ = now;
+}
+
+bool LeaderElector::TryAcquireOrRenew() {
+  const WallTime now_wall = clock_.Now();
+  const std::string& ns = config_.lease_namespace;
+  const std::string& name = config_.lease_name;
+  const int duration_seconds = static_cast<int>(
+      std::chrono::duration_cast<std::chrono::seconds>(config_.lease_duration).count());
+
+  auto got = client_.Get(ns, name);
+  if (!got.ok()) {
+    if (got.status().code() != StatusCode::kNotFound) return false;
+    LeaseRecord fresh;
+    fresh.holder_identity = config_.identity;
+    fresh.lease_duration_seconds = duration_seconds;
+    fresh.acquire_time = now_wall;
+    fresh.renew_time = now_wall;
+    auto created = client_.Create(ns, name, fresh);
+    if (!created.ok()) return false;
+    Observe(*created, clock_.Mono());
+    return true;
+  }
+  const LeaseRecord& old = *got;
+  if (!observed_ || !(*observed_ == old)) Observe(old, clock_.Mono());
+
+  const bool ours = old.holder_identity == config_.identity;
+  if (!old.holder_identity.empty() && !ours &&
+      observed_time_ + std::chrono::seconds(old.lease_duration_seconds) > clock_.Mono()) {
+    return false;  // held by someone else, not expired as we see it
+  }
+
+  LeaseRecord next;
+  next.holder_identity = config_.identity;
+  next.lease_duration_seconds = duration_seconds;
+  next.renew_time = now_wall;
+  if (ours) {
+    next.acquire_time = old.acquire_time ? old.acquire_time : now_wall;
+    next.lease_transitions = old.lease_transitions;
+  } else {
+    next.acquire_time = now_wall;
+    next.lease_transitions = old.lease_transitions + 1;
+  }
+  next.resource_version = old.resource_version;
+  auto updated = client_.Update(ns, name, next);
+  if (!updated.ok()) return false;  // Conflict: someone wrote first; others: transient
+  Observe(*updated, clock_.Mono());
+  return true;
+}
+
+}  // namespace waop::controller

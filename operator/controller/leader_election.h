@@ -1,0 +1,158 @@
+// Leader election on a coordination.k8s.io/v1 Lease, with client-go leaderelection semantics,
+// so that of several operator replicas exactly one runs the controllers.
+//
+// The algorithm (client-go tryAcquireOrRenew):
+//   - Get the Lease; create it with us as holder if it does not exist.
+//   - Whenever the observed record changes (holder, renewTime, ...), note the *local* monotonic
+//     time. Another holder's lease counts as expired only when leaseDurationSeconds have passed
+//     on our clock since we last saw it change: the remote renewTime is never compared with our
+//     clock, so clock skew between nodes cannot cause two leaders.
+//   - Take the lease when it is free (empty holder), expired, or already ours, by an Update that
+//     carries the observed resourceVersion; a Conflict means someone else wrote first and we
+//     simply retry later.
+//   - A candidate retries every retry_period * (1 + 1.2 * r); a leader renews every
+//     retry_period and stops leading when no renew has succeeded for renew_deadline. That is
+//     stricter than client-go (which starts counting at the first failed attempt) and still
+//     leaves lease_duration - renew_deadline of margin before a standby may take over.
+//   - Release() writes an empty holder with leaseDurationSeconds=1, so a standby takes over at
+//     its next retry instead of waiting out the lease (SIGTERM handover).
+//
+// Use: Create(), Start() (own thread), IsLeader(); on shutdown, stop the controllers first,
+// then Release(). Tests drive it without a thread: advance a FakeClock and call Tick().
+//
+// Thread-safety: all public methods are thread-safe. Callbacks run on the elector's thread (or
+// the thread calling Tick/Stop/Release), never under its lock; they must return promptly
+// (start or signal work elsewhere) and must not call Stop() or Release().
+// Ownership: borrows the LeaseClient and Clock, which must outlive the elector.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "controller/rate_limiter.h"
+
+namespace waop::controller {
+
+// The fields of a Lease the election reads and writes (spec of coordination.k8s.io/v1 Lease,
+// plus metadata.resourceVersion).
+struct LeaseRecord {
+  std::string holder_identity;  // empty = free
+  int lease_duration_seconds = 0;
+  std::optional<WallTime> acquire_time;  // MicroTime on the wire
+  std::optional<WallTime> renew_time;    // MicroTime on the wire
+  int lease_transitions = 0;
+  std::string resource_version;  // set by the server; sent back on Update
+
+  friend bool operator==(const LeaseRecord&, const LeaseRecord&) = default;
+};
+
+// The few Lease operations the election needs; the kube layer adapts its client to this.
+// Implementations should bound each call (a request timeout well under renew_deadline).
+class LeaseClient {
+ public:
+  virtual ~LeaseClient() = default;
+  // NotFound when the Lease does not exist; other errors are transient.
+  virtual Result<LeaseRecord> Get(const std::string& ns, const std::string& name) = 0;
+  // AlreadyExists when someone created it first.
+  virtual Result<LeaseRecord> Create(const std::string& ns, const std::string& name,
+                                     const LeaseRecord& record) = 0;
+  // Replaces the spec if record.resource_version is current; Conflict when it is stale.
+  virtual Result<LeaseRecord> Update(const std::string& ns, const std::string& name,
+                                     const LeaseRecord& record) = 0;
+};
+
+struct LeaderElectionConfig {
+  std::string lease_namespace;
+  std::string lease_name;
+  std::string identity;  // unique per replica: the pod name (plus a random suffix)
+  std::chrono::milliseconds lease_duration = std::chrono::seconds(15);
+  std::chrono::milliseconds renew_deadline = std::chrono::seconds(10);
+  std::chrono::milliseconds retry_period = std::chrono::seconds(2);
+  // Seed for retry jitter; 0 = random.
+  std::uint64_t jitter_seed = 0;
+};
+
+struct LeaderCallbacks {
+  std::function<void()> on_started_leading;
+  std::function<void()> on_stopped_leading;
+  // The holder we observe changed (including to ourselves); empty identity = lease released.
+  std::function<void(const std::string& identity)> on_new_leader;
+};
+
+class LeaderElector {
+ public:
+  // InvalidArgument naming the field when the config is unusable: empty namespace, name or
+  // identity; non-positive durations; lease_duration <= renew_deadline; renew_deadline <=
+  // 1.2 * retry_period (client-go's constraints).
+  static Result<std::unique_ptr<LeaderElector>> Create(LeaseClient& client,
+                                                       LeaderElectionConfig config,
+                                                       const Clock& clock,
+                                                       LeaderCallbacks callbacks);
+  ~LeaderElector();  // Stop()
+  LeaderElector(const LeaderElector&) = delete;
+  LeaderElector& operator=(const LeaderElector&) = delete;
+
+  // Runs Tick() on its own thread until Stop(). FailedPrecondition if already started/stopped.
+  Status Start();
+  // Stops the thread promptly (waits at most for one in-flight LeaseClient call). If leading,
+  // on_stopped_leading runs; the lease itself stays ours until it expires or Release().
+  void Stop();
+  // Stop(), then, if the lease is held by us, write an empty holder with leaseDurationSeconds=1.
+  // Returns the Update's error, if any (the lease then simply expires).
+  Status Release();
+
+  // True while we hold the lease and have renewed it within renew_deadline.
+  bool IsLeader() const;
+  // The holder we last observed ("" if none or unknown).
+  std::string CurrentLeader() const;
+
+  // One step of the election if one is due by the clock: acquire, renew or give up. Returns
+  // the clock time of the next due step. Public for tests that drive a FakeClock; do not mix
+  // with Start().
+  MonoTime Tick();
+
+ private:
+  LeaderElector(LeaseClient& client, LeaderElectionConfig config, const Clock& clock,
+                LeaderCallbacks callbacks);
+  // One Get/Create/Update round; true if we hold the lease afterwards. Called with op_mu_.
+  bool TryAcquireOrRenew();
+  void Observe(const LeaseRecord& record, MonoTime now);
+  MonoTime::duration Jittered(std::chrono::milliseconds period);
+  void Loop();
+
+  LeaseClient& client_;
+  const LeaderElectionConfig config_;
+  const Clock& clock_;
+  const LeaderCallbacks callbacks_;
+  RandomSource random_;
+
+  // Serialises election steps (Tick, Release) with each other; held during LeaseClient calls.
+  std::mutex op_mu_;
+  std::optional<LeaseRecord> observed_;  // guarded by op_mu_
+  MonoTime observed_time_{};             // guarded by op_mu_
+  MonoTime next_step_{};                 // guarded by op_mu_
+
+  // Read by IsLeader() without op_mu_, so it never waits on a slow API call.
+  mutable std::mutex state_mu_;
+  bool leading_ = false;        // guarded by state_mu_
+  MonoTime last_renew_{};       // guarded by state_mu_
+  std::string current_leader_;  // guarded by state_mu_
+
+  std::mutex thread_mu_;  // guards thread_, started_, stop_
+  std::condition_variable stop_cv_;
+  bool started_ = false;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace waop::controller

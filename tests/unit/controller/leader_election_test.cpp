@@ -1,0 +1,294 @@
+#include "controller/leader_election.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "controller/fake_lease_client.h"
+
+namespace waop::controller {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr char kNs[] = "ops";
+constexpr char kName[] = "whatsapp-operator";
+
+struct Candidate {
+  std::atomic<int> started{0};
+  std::atomic<int> stopped{0};
+  std::mutex mu;
+  std::vector<std::string> leaders_seen;
+  std::unique_ptr<LeaderElector> elector;
+
+  Candidate(LeaseClient& client, const Clock& clock, const std::string& identity,
+            LeaderElectionConfig config = {}) {
+    config.lease_namespace = kNs;
+    config.lease_name = kName;
+    config.identity = identity;
+    config.jitter_seed = std::hash<std::string>{}(identity) | 1;
+    LeaderCallbacks callbacks;
+    callbacks.on_started_leading = [this] { ++started; };
+    callbacks.on_stopped_leading = [this] { ++stopped; };
+    callbacks.on_new_leader = [this](const std::string& who) {
+      std::lock_guard lock(mu);
+      leaders_seen.push_back(who);
+    };
+    auto created = LeaderElector::Create(client, config, clock, callbacks);
+    EXPECT_TRUE(created.ok()) << created.status().ToString();
+    elector = std::move(created).value();
+  }
+  std::vector<std::string> Seen() {
+    std::lock_guard lock(mu);
+    return leaders_seen;
+  }
+};
+
+// Advances the clock in small steps, ticking every elector that is not "crashed", and checks
+// after each step that at most one of them believes it leads.
+void RunFor(FakeClock& clock, std::chrono::milliseconds total,
+            const std::vector<Candidate*>& live) {
+  const auto step = milliseconds(100);
+  for (auto t = milliseconds::zero(); t < total; t += step) {
+    clock.Advance(step);
+    for (auto* c : live) c->elector->Tick();
+    int leaders = 0;
+    for (auto* c : live) leaders += c->elector->IsLeader() ? 1 : 0;
+    ASSERT_LE(leaders, 1) << "two leaders at t=" << t.count() << "ms";
+  }
+}
+
+TEST(LeaderElectionTest, ExactlyOneOfTwoLeads) {
+  FakeClock clock;
+  FakeLeaseClient client;
+  Candidate a(client, clock, "a"), b(client, clock, "b");
+  a.elector->Tick();
+  b.elector->Tick();
+  EXPECT_TRUE(a.elector->IsLeader());
+  EXPECT_FALSE(b.elector->IsLeader());
+  RunFor(clock, seconds(120), {&a, &b});
+  EXPECT_TRUE(a.elector->IsLeader());
+  EXPECT_FALSE(b.elector->IsLeader());
+  EXPECT_EQ(a.started.load(), 1);
+  EXPECT_EQ(a.stopped.load(), 0);
+  EXPECT_EQ(b.started.load(), 0);
+  EXPECT_EQ(b.elector->CurrentLeader(), "a");
+  EXPECT_THAT(b.Seen(), ::testing::ElementsAre("a"));
+  auto lease = client.Peek(kNs, kName);
+  ASSERT_TRUE(lease.ok());
+  EXPECT_EQ(lease->holder_identity, "a");
+  EXPECT_EQ(lease->lease_duration_seconds, 15);
+  EXPECT_EQ(lease->lease_transitions, 0);
+  // The leader renews every retry period: renewTime is recent.
+  ASSERT_TRUE(lease->renew_time.has_value());
+  EXPECT_LE(clock.Now() - *lease->renew_time, seconds(2));
+}
+
+TEST(LeaderElectionTest, StandbyTakesOverAfterLeaseExpiryWhenLeaderCrashes) {
+  FakeClock clock;
+  FakeLeaseClient client;
+  Candidate a(client, clock, "a"), b(client, clock, "b");
+  RunFor(clock, seconds(10), {&a, &b});
+  ASSERT_TRUE(a.elector->IsLeader());
+  const WallTime last_renew = *client.Peek(kNs, kName)->renew_time;
+  // "a" crashes: nobody ticks it any more. "b" must wait out the lease as it observed it.
+  const auto crash = clock.Now();
+  RunFor(clock, seconds(12), {&b});
+  EXPECT_FALSE(b.elector->IsLeader()) << "took over before the lease expired";
+  EXPECT_FALSE(a.elector->IsLeader()) << "a crashed leader cannot renew, so it is not leader";
+  RunFor(clock, seconds(12), {&b});
+  EXPECT_TRUE(b.elector->IsLeader());
+  EXPECT_EQ(b.started.load(), 1);
+  auto lease = client.Peek(kNs, kName);
+  EXPECT_EQ(lease->holder_identity, "b");
+  EXPECT_EQ(lease->lease_transitions, 1);
+  EXPECT_GE(*lease->acquire_time - last_renew, seconds(15));
+  // b notices the last renew at its next retry (<= 4.4 s after the crash), waits 15 s from
+  // then, and acquires at the retry after that (<= 4.4 s more).
+  EXPECT_LE(*lease->acquire_time - crash, seconds(15) + milliseconds(8900));
+}
+
+TEST(LeaderElectionTest, ExpiryIsJudgedByLocalObservationNotRemoteTimestamps) {
+  FakeClock clock;
+  FakeLeaseClient client;
+  // A holder whose clock is far behind wrote a renewTime an hour in the past.
+  LeaseRecord skewed;
+  skewed.holder_identity = "other";
+  skewed.lease_duration_seconds = 15;
+  skewed.renew_time = clock.Now() - std::chrono::hours(1);
+  client.Put(kNs, kName, skewed);
+  Candidate b(client, clock, "b");
+  b.elector->Tick();
+  EXPECT_FALSE(b.elector->IsLeader());
+  RunFor(clock, seconds(14), {&b});
+  EXPECT_FALSE(b.elector->IsLeader());
+  RunFor(clock, seconds(6), {&b});
+  EXPECT_TRUE(b.elector->IsLeader());
+}
+
+TEST(LeaderElectionTest, ReleaseLetsStandbyLeadAtItsNextRetry) {
+  FakeClock clock;
+  FakeLeaseClient client;
+  Candidate a(client, clock, "a"), b(client, clock, "b");
+  RunFor(clock, seconds(5), {&a, &b});
+  ASSERT_TRUE(a.elector->IsLeader());
+  ASSERT_TRUE(a.elector->Release().ok());
+  EXPECT_FALSE(a.elector->IsLeader());
+  EXPECT_EQ(a.stopped.load(), 1);
+  auto released = client.Peek(kNs, kName);
+  EXPECT_EQ(released->holder_identity, "");
+  EXPECT_EQ(released->lease_duration_seconds, 1);
+  // b retries within retry_period * (1 + 1.2) = 4.4 s.
+  RunFor(clock, milliseconds(4500), {&b});
+  EXPECT_TRUE(b.elector->IsLeader());
+  EXPECT_EQ(client.Peek(kNs, kName)->lease_transitions, 1);
+  // Releasing twice, or when not holding, is a no-op.
+  EXPECT_TRUE(a.elector->Release().ok());
+  EXPECT_EQ(client.Peek(kNs, kName)->holder_identity, "b");
+}
+
+// Bumps the lease's resourceVersion just before the next Update, like a racing writer.
+class RacingLeaseClient : public FakeLeaseClient {
+ public:
+  std::atomic<int> races{0};
+  Result<LeaseRecord> Update(const std::string& ns, const std::string& name,
+                             const LeaseRecord& record) override {
+    if (races > 0) {
+      --races;
+      auto current = Peek(ns, name);
+      if (current.ok()) Put(ns, name, *current);
+    }
+    return FakeLeaseClient::Update(ns, name, record);
+  }
+};
+
+TEST(LeaderElectionTest, ConflictOnRenewIsRetriedWithoutLosingLeadership) {
+  FakeClock clock;
+  RacingLeaseClient client;
+  Candidate a(client, clock, "a");
+  a.elector->Tick();
+  ASSERT_TRUE(a.elector->IsLeader());
+  client.races = 2;
+  RunFor(clock, seconds(8), {&a});
+  EXPECT_EQ(client.conflicts(), 2);
+  EXPECT_TRUE(a.elector->IsLeader());
+  EXPECT_EQ(a.stopped.load(), 0);
+  EXPECT_LE(clock.Now() - *client.Peek(kNs, kName)->renew_time, seconds(2));
+}
+
+TEST(LeaderElectionTest, ConflictOnAcquireMeansNotLeader) {
+  FakeClock clock;
+  RacingLeaseClient client;
+  LeaseRecord released;
+  released.lease_duration_seconds = 1;
+  client.Put(kNs, kName, released);
+  Candidate a(client, clock, "a");
+  client.races = 1;
+  a.elector->Tick();
+  EXPECT_EQ(client.conflicts(), 1);
+  EXPECT_FALSE(a.elector->IsLeader());
+  RunFor(clock, milliseconds(4500), {&a});
+  EXPECT_TRUE(a.elector->IsLeader());
+}
+
+TEST(LeaderElectionTest, ClientErrorsLoseLeadershipAfterRenewDeadline) {
+  FakeClock clock;
+  FakeLeaseClient client;
+  Candidate a(client, clock, "a"), b(client, clock, "b");
+  a.elector->Tick();
+  b.elector->Tick();
+  ASSERT_TRUE(a.elector->IsLeader());
+  client.FailAll(Status::Unavailable("apiserver down"));
+  RunFor(clock, seconds(9), {&a, &b});
+  EXPECT_TRUE(a.elector->IsLeader()) << "lost leadership before the renew deadline";
+  EXPECT_EQ(a.stopped.load(), 0);
+  RunFor(clock, milliseconds(1100), {&a, &b});
+  EXPECT_FALSE(a.elector->IsLeader());
+  EXPECT_EQ(a.stopped.load(), 1);
+  EXPECT_FALSE(b.elector->IsLeader());
+  // Still failing: nobody leads, nothing crashes, no repeated callbacks.
+  RunFor(clock, seconds(30), {&a, &b});
+  EXPECT_EQ(a.stopped.load(), 1);
+  EXPECT_EQ(b.started.load(), 0);
+  // The API server comes back: one of them leads again.
+  client.FailAll(Status::Ok());
+  RunFor(clock, seconds(30), {&a, &b});
+  EXPECT_NE(a.elector->IsLeader(), b.elector->IsLeader());
+}
+
+TEST(LeaderElectionTest, TransientErrorsWithinDeadlineKeepLeadership) {
+  FakeClock clock;
+  FakeLeaseClient client;
+  Candidate a(client, clock, "a");
+  a.elector->Tick();
+  client.FailNext(3, Status::Unavailable("blip"));
+  RunFor(clock, seconds(20), {&a});
+  EXPECT_TRUE(a.elector->IsLeader());
+  EXPECT_EQ(a.stopped.load(), 0);
+  EXPECT_EQ(a.started.load(), 1);
+}
+
+TEST(LeaderElectionTest, RejectsInvalidConfigNamingTheField) {
+  FakeClock clock;
+  FakeLeaseClient client;
+  auto make = [&](LeaderElectionConfig c) {
+    return LeaderElector::Create(client, c, clock, {}).status();
+  };
+  LeaderElectionConfig good{kNs, kName, "me"};
+  EXPECT_TRUE(make(good).ok());
+  auto c = good;
+  c.identity = "";
+  EXPECT_THAT(make(c).message(), ::testing::HasSubstr("identity"));
+  c = good;
+  c.lease_name = "";
+  EXPECT_THAT(make(c).message(), ::testing::HasSubstr("lease name"));
+  c = good;
+  c.renew_deadline = seconds(20);
+  EXPECT_THAT(make(c).message(), ::testing::HasSubstr("must be greater than renew deadline"));
+  c = good;
+  c.retry_period = seconds(9);
+  EXPECT_THAT(make(c).message(), ::testing::HasSubstr("1.2 x retry period"));
+  c = good;
+  c.lease_duration = milliseconds(15500);
+  EXPECT_THAT(make(c).message(), ::testing::HasSubstr("whole seconds"));
+}
+
+TEST(LeaderElectionTest, ThreadedHandoverOnReleaseIsQuick) {
+  FakeLeaseClient client;
+  const Clock& clock = RealClock::Get();
+  LeaderElectionConfig fast;
+  fast.lease_duration = seconds(3);
+  fast.renew_deadline = seconds(2);
+  fast.retry_period = milliseconds(100);
+  Candidate a(client, clock, "a", fast);
+  ASSERT_TRUE(a.elector->Start().ok());
+  const auto deadline = std::chrono::steady_clock::now() + seconds(30);
+  while (!a.elector->IsLeader() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  ASSERT_TRUE(a.elector->IsLeader());
+  Candidate b(client, clock, "b", fast);
+  ASSERT_TRUE(b.elector->Start().ok());
+  EXPECT_EQ(a.elector->Start().code(), StatusCode::kFailedPrecondition);
+  while (b.Seen().empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  EXPECT_FALSE(b.elector->IsLeader());
+  const auto released_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(a.elector->Release().ok());
+  while (!b.elector->IsLeader() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  ASSERT_TRUE(b.elector->IsLeader());
+  // Far below the 3 s lease: the standby did not wait for expiry.
+  EXPECT_LT(std::chrono::steady_clock::now() - released_at, seconds(2));
+  b.elector->Stop();
+  EXPECT_EQ(b.stopped.load(), 1);
+  EXPECT_FALSE(b.elector->IsLeader());
+}
+
+}  // namespace
+}  // namespace waop::controller
