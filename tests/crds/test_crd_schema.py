@@ -150,6 +150,23 @@ def node_at(schema, dotted):
     return node
 
 
+def column_path_exists(schema, json_path):
+    """Whether a printer column's JSONPath names a field of the schema (filters allowed)."""
+    if json_path == ".metadata.creationTimestamp":
+        return True
+    node = schema
+    # .status.conditions[?(@.type=="Ready")].status -> status, conditions, [], status
+    for part in re.findall(r"\.([A-Za-z0-9_]+)|(\[[^\]]*\])", json_path):
+        name, index = part
+        if index:
+            node = node.get("items")
+        else:
+            node = node.get("properties", {}).get(name) if node else None
+        if node is None:
+            return False
+    return True
+
+
 def check_structure(c, kind, crd):
     exp = EXPECTED[kind]
     where = f"crd {kind}"
@@ -181,6 +198,9 @@ def check_structure(c, kind, crd):
             c.check(bool(col.get("description")), where, f"printer column {col.get('name')} has no description")
 
     schema = v["schema"]["openAPIV3Schema"]
+    for col in v.get("additionalPrinterColumns", []):
+        c.check(column_path_exists(schema, col.get("jsonPath", "")), where,
+                f"printer column {col.get('name')}: {col.get('jsonPath')} names no field of the schema")
     c.check(schema.get("type") == "object", where, "root schema must be type: object")
     c.check(schema.get("required", []) == exp["root_required"], where,
             f"root required is {schema.get('required')}, want {exp['root_required']}")
@@ -222,6 +242,11 @@ def check_structure(c, kind, crd):
             c.check(r in node.get("properties", {}), where, f"{path} requires {r!r}, which it does not declare")
             c.check("default" not in node.get("properties", {}).get(r, {}), where,
                     f"{path}.{r} is required and has a default: the default could never apply")
+        if node.get("x-kubernetes-list-type") == "map":
+            item = node.get("items", {})
+            for key in node.get("x-kubernetes-list-map-keys", []):
+                c.check(key in item.get("required", []) or "default" in item.get("properties", {}).get(key, {}),
+                        where, f"{path}: list-map key {key!r} must be required or defaulted")
         if "pattern" in node:
             problems = crdlib.pattern_portability_problems(node["pattern"])
             c.check(not problems, where, f"{path} pattern {node['pattern']!r}: {problems}")
