@@ -1,6 +1,6 @@
 -- Argo CD health check for whatsapp.bakery-ia.io WhatsAppAssignment and WhatsAppPhoneNumber.
--- Argo CD has none for unknown kinds (it would show them Healthy at once); this one reads the
--- operator's kstatus conditions:
+-- Argo CD has none for unknown kinds, so it cannot tell a bound assignment from a refused one;
+-- this one reads the operator's kstatus conditions:
 --   Stalled=True  -> Degraded     (waits on a person: duplicate number or tenant, unknown number)
 --   Ready=True    -> Healthy
 --   anything else -> Progressing  (not reconciled yet, settings being written, retrying)
