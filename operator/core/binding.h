@@ -1,0 +1,99 @@
+// The exclusive-binding rule (SPEC section 3): across all watched namespaces a phone number
+// serves at most one tenant and a tenant holds at most one number.
+//
+// Rule (greedy, deterministic): take the assignments that are not being deleted, sorted by
+// (creationTimestamp, namespace, name, uid). Each one binds unless its phone number, or else its
+// tenant, is already held by one bound before it; then it is DuplicatePhoneNumber (checked
+// first) or DuplicateTenant, naming the holder. A loser holds nothing, so it never blocks anyone.
+// An assignment being deleted holds nothing either: Releasing.
+//
+// Consequences the tests prove: the outcome does not depend on input order; deleting a holder
+// or moving it to another number promotes the next in line; and an assignment's outcome depends
+// only on its connected component (assignments linked transitively by a shared phone number id
+// or tenant id), so the controller resolves just the component it reaches through its indexes.
+//
+// Inputs are assumed validated (non-empty ids); empty ids would simply collide with each other.
+//
+// Thread-safety: pure functions; safe from any thread. ConnectedComponent calls the lookups on
+// the caller's thread.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/types.h"
+#include "common/clock.h"
+
+namespace waop::core {
+
+// The few fields of an assignment the binding rule reads.
+struct AssignmentSummary {
+  std::string ns;
+  std::string name;
+  std::string uid;
+  WallTime creation_timestamp{};
+  std::string tenant_id;
+  std::string tenant_name;
+  std::string phone_number_id;
+  std::string display_phone_number;
+  bool deleting = false;
+  friend bool operator==(const AssignmentSummary&, const AssignmentSummary&) = default;
+};
+
+AssignmentSummary Summarize(const api::Assignment& assignment);
+
+enum class BindingState { kBound, kDuplicatePhoneNumber, kDuplicateTenant, kReleasing };
+
+// "Bound", "DuplicatePhoneNumber", "DuplicateTenant", "Releasing" (the condition reasons).
+std::string_view BindingStateName(BindingState state);
+
+// The bound assignment that blocks a loser.
+struct BindingHolder {
+  std::string ns;
+  std::string name;
+  std::string tenant_id;
+  std::string tenant_name;
+  std::string phone_number_id;
+  std::string display_phone_number;
+  friend bool operator==(const BindingHolder&, const BindingHolder&) = default;
+};
+
+struct BindingOutcome {
+  BindingState state = BindingState::kBound;
+  std::optional<BindingHolder> holder;  // set for the two duplicate states only
+  friend bool operator==(const BindingOutcome&, const BindingOutcome&) = default;
+};
+
+// Outcome i is for assignments[i]. O(n log n); no per-assignment string allocation except a
+// holder copy for each loser.
+std::vector<BindingOutcome> ResolveBindings(std::span<const AssignmentSummary> assignments);
+
+// The outcome for `target` when resolved together with `others` (typically its component). An
+// entry of `others` with the same namespace/name as `target` is replaced by `target`, so this
+// also answers "what would happen if this object were applied" for the admission webhook.
+BindingOutcome ResolveOne(const AssignmentSummary& target,
+                          std::span<const AssignmentSummary> others);
+
+// Lookups into the controller's indexes: every assignment whose phone number id (or tenant id)
+// equals `id`.
+using SummaryLookup = std::function<std::vector<AssignmentSummary>(std::string_view id)>;
+
+// Every assignment linked to `seed` through chains of shared phone number ids or tenant ids,
+// seed first, each namespace/name once (the seed's version wins over a looked-up one, so a
+// proposed update replaces the stored object). Resolving this set gives the same outcome for
+// each member as resolving the whole cluster.
+std::vector<AssignmentSummary> ConnectedComponent(const AssignmentSummary& seed,
+                                                  const SummaryLookup& by_phone,
+                                                  const SummaryLookup& by_tenant);
+
+// Who holds `phone_number_id` among resolved assignments (outcomes[i] for assignments[i]), as
+// WhatsAppPhoneNumber.status.assignment shows it; nullopt when the number is free.
+std::optional<api::PhoneAssignmentRef> PhoneHolder(std::string_view phone_number_id,
+                                                   std::span<const AssignmentSummary> assignments,
+                                                   std::span<const BindingOutcome> outcomes);
+
+}  // namespace waop::core
