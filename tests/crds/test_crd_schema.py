@@ -75,7 +75,7 @@ EXPECTED = {
         "fields": {
             "spec": {"type": "object", "required": ["tenantId", "phoneNumberId"]},
             "spec.tenantId": {"type": "string", "minLength": 1, "maxLength": 63, "pattern": LABEL_VALUE},
-            "spec.tenantName": {"type": "string", "maxLength": 200},
+            "spec.tenantName": {"type": "string", "maxLength": 200, "pattern": r"^[^\x00-\x1F\x7F]*$"},
             "spec.phoneNumberId": {"type": "string", "maxLength": 32, "pattern": r"^[0-9]{1,32}$"},
             "spec.displayPhoneNumber": {"type": "string", "maxLength": 30, "pattern": r"^\+[1-9]( ?[0-9]){6,14}$"},
             "spec.enabled": {"type": "boolean", "default": True},

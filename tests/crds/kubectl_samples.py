@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+"""Applies tests/crds/samples with the real kubectl against a running API server.
+
+Usage: kubectl_samples.py --kubeconfig FILE [--crds DIR] [--samples DIR] [--kubectl PATH]
+
+For an end-to-end test against kube-devserver (or a real cluster with no whatsapp-operator
+webhook installed: the samples reuse phone numbers and tenants on purpose). It installs the
+CRDs, then for every sample does what its `# operation:` header says:
+
+  create  kubectl apply -f <sample>                                  (good: accepted;
+          bad: refused, stderr holding the `# expect:` fragment)
+  update  kubectl apply the first document, then the second          (the second is judged)
+  status  kubectl apply the object without status, then
+          kubectl patch --subresource=status --type=merge the status  (the patch is judged)
+
+Good samples are read back: spec defaults must be filled in (enabled, defaultLanguage) and a
+status written through the subresource must read back unchanged. Everything created goes again
+(namespace crd-samples and the WhatsAppPhoneNumber objects); the CRDs are left installed.
+
+Prints one line per failure and a summary; exits 1 when anything failed.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import yaml
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import crdlib  # noqa: E402
+from test_crd_schema import Checker, read_sample  # noqa: E402
+
+NAMESPACE = "crd-samples"
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class Kubectl:
+    """Runs kubectl against one kubeconfig. Not thread-safe."""
+
+    def __init__(self, binary, kubeconfig, tmp):
+        self.base = [binary, "--kubeconfig", kubeconfig, "--request-timeout=30s"]
+        self.tmp = tmp
+        self.count = 0
+
+    def run(self, *args, stdin=None):
+        """Returns (exit code, stdout, stderr); exit code 124 on timeout."""
+        try:
+            p = subprocess.run(self.base + list(args), input=stdin, capture_output=True, text=True, timeout=90)
+            return p.returncode, p.stdout, p.stderr
+        except subprocess.TimeoutExpired:
+            return 124, "", f"kubectl {' '.join(args)} timed out"
+
+    def apply(self, obj):
+        self.count += 1
+        path = os.path.join(self.tmp, f"obj-{self.count}.yaml")
+        with open(path, "w", encoding="utf-8") as f:
+            yaml.safe_dump(obj, f, allow_unicode=True, sort_keys=False)
+        return self.run("apply", "-f", path)
+
+    def ref(self, obj):
+        """kubectl arguments naming obj: <resource>/<name> [-n ns]."""
+        resource = obj["kind"].lower() + "s." + crdlib.GROUP
+        args = [f"{resource}/{obj['metadata']['name']}"]
+        if obj["metadata"].get("namespace"):
+            args += ["-n", obj["metadata"]["namespace"]]
+        return args
+
+    def get(self, obj):
+        rc, out, err = self.run("get", "-o", "json", *self.ref(obj))
+        return json.loads(out) if rc == 0 else None
+
+    def patch_status(self, obj):
+        return self.run("patch", *self.ref(obj), "--subresource=status", "--type=merge",
+                        "-p", json.dumps({"status": obj["status"]}, ensure_ascii=False))
+
+    def delete(self, obj):
+        return self.run("delete", "--ignore-not-found", "--wait=false", *self.ref(obj))
+
+
+def without_status(obj):
+    return {k: v for k, v in obj.items() if k != "status"}
+
+
+def run_sample(c, k, where, headers, docs, good):
+    op = headers.get("operation", "create")
+    expect = headers.get("expect", "")
+    created = []
+    try:
+        if op == "update":
+            rc, _, err = k.apply(docs[0])
+            created.append(docs[0])
+            if not c.check(rc == 0, where, f"the stored (first) object was refused: {err.strip()}"):
+                return
+            judged = k.apply(docs[1])
+            last = docs[1]
+        elif op == "status":
+            rc, _, err = k.apply(without_status(docs[0]))
+            created.append(docs[0])
+            if not c.check(rc == 0, where, f"the object (without status) was refused: {err.strip()}"):
+                return
+            judged = k.patch_status(docs[0])
+            last = docs[0]
+        else:
+            judged = k.apply(docs[0])
+            created.append(docs[0])
+            last = docs[0]
+        rc, _, err = judged
+        if not good:
+            c.check(rc != 0, where, f"accepted, but {headers.get('field')} should be refused ({expect})")
+            c.check(rc == 0 or expect in err, where, f"refused without {expect!r}: {err.strip()}")
+            return
+        if not c.check(rc == 0, where, f"refused: {err.strip()}"):
+            return
+        stored = k.get(last)
+        if not c.check(stored is not None, where, "cannot be read back"):
+            return
+        if last["kind"] == "WhatsAppAssignment":
+            spec = stored.get("spec", {})
+            c.check(spec.get("enabled", None) == last["spec"].get("enabled", True), where,
+                    f"spec.enabled reads back as {spec.get('enabled')!r} (default true)")
+            c.check(spec.get("defaultLanguage") == last["spec"].get("defaultLanguage", "es"), where,
+                    f"spec.defaultLanguage reads back as {spec.get('defaultLanguage')!r} (default es)")
+        if op == "status":
+            c.check(stored.get("status") == last["status"], where,
+                    f"status reads back as {stored.get('status')!r}")
+        elif op == "create":
+            c.check(not stored.get("status"), where, "a create must not set status (status subresource)")
+    finally:
+        for obj in created:
+            k.delete(obj)
+
+
+def main(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kubeconfig", required=True)
+    parser.add_argument("--crds", default=os.path.join(HERE, "..", "..", "crds"))
+    parser.add_argument("--samples", default=os.path.join(HERE, "samples"))
+    parser.add_argument("--kubectl", default="kubectl")
+    args = parser.parse_args(argv[1:])
+
+    c = Checker()
+    with tempfile.TemporaryDirectory(prefix="waop-kubectl-samples-") as tmp:
+        k = Kubectl(args.kubectl, args.kubeconfig, tmp)
+        rc, _, err = k.run("apply", "-f", args.crds)
+        if not c.check(rc == 0, "kubectl apply -f crds", err.strip()):
+            return c.summary("kubectl_samples")
+        for crd in crdlib.load_crds(args.crds).values():
+            rc, _, err = k.run("wait", "--for=condition=Established", "--timeout=60s",
+                               f"crd/{crd['metadata']['name']}")
+            c.check(rc == 0, f"crd/{crd['metadata']['name']}", f"not Established: {err.strip()}")
+        rc, _, err = k.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
+        if not c.check(rc == 0, f"namespace {NAMESPACE}", err.strip()):
+            return c.summary("kubectl_samples")
+        try:
+            for kind in ("good", "bad"):
+                directory = os.path.join(args.samples, kind)
+                for name in sorted(os.listdir(directory)):
+                    if not name.endswith(".yaml"):
+                        continue
+                    headers, docs = read_sample(os.path.join(directory, name))
+                    run_sample(c, k, f"{kind}/{name}", headers, docs, kind == "good")
+        finally:
+            k.run("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=false")
+    return c.summary("kubectl_samples")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
