@@ -157,6 +157,18 @@ def check_gitops(c, examples_dir, assignments):
                 if d["kind"] == "WhatsAppAssignment":
                     src = next(a for a in assignments if a["metadata"]["name"] == d["metadata"]["name"])
                     c.check(d == src, "kubectl kustomize gitops", f"{d['metadata']['name']} differs from its source")
+        # What `kubectl apply -f <dir>` would send, read offline: the kustomize base file in
+        # assignments/ must not be among them (it is named Kustomization for that reason).
+        for sub, want in (("assignments", sorted(a["metadata"]["name"] for a in assignments)),
+                          ("duplicate", None)):
+            run = subprocess.run([kubectl, "annotate", "--local", "-o", "name", "-f",
+                                  os.path.join(examples_dir, sub), "waop-test=1"],
+                                 capture_output=True, text=True, timeout=60)
+            names = sorted(line.split("/", 1)[1] for line in run.stdout.split())
+            kinds = {line.split("/", 1)[0] for line in run.stdout.split()}
+            ok = run.returncode == 0 and kinds == {f"whatsappassignment.{crdlib.GROUP}"}
+            c.check(ok and (want is None or names == want), f"kubectl apply -f examples/{sub}/",
+                    f"would send {run.stdout.split()} {run.stderr.strip()[:300]}")
     else:
         print("note: kubectl not on PATH; skipped building the kustomization")
 
