@@ -1,0 +1,196 @@
+#include "app/options.h"
+
+#include <charconv>
+#include <functional>
+#include <cctype>
+#include <map>
+#include <optional>
+
+namespace waop::app {
+namespace {
+
+Status Bad(std::string_view flag, std::string_view expected, std::string_view got) {
+  return Status::InvalidArgument("--" + std::string(flag) + ": expected " + std::string(expected) +
+                                 ", got \"" + std::string(got) + "\"");
+}
+
+Result<bool> ParseBool(std::string_view flag, std::string_view v) {
+  if (v == "true" || v == "1") return true;
+  if (v == "false" || v == "0") return false;
+  return Bad(flag, "true or false", v);
+}
+
+Status ParseAddress(std::string_view flag, std::string_view v, std::string* out) {
+  if (v == "0") {
+    *out = "0";
+    return Status::Ok();
+  }
+  auto colon = v.rfind(':');
+  int port = -1;
+  if (colon != std::string_view::npos) {
+    auto digits = v.substr(colon + 1);
+    auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+    if (ec != std::errc() || p != digits.data() + digits.size()) port = -1;
+  }
+  if (port < 0 || port > 65535) return Bad(flag, "[host]:port or 0 to disable", v);
+  *out = std::string(v);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
+  if (text.empty()) return Status::InvalidArgument("empty duration");
+  double total_ms = 0;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t start = i;
+    while (i < text.size() && ((text[i] >= '0' && text[i] <= '9') || text[i] == '.')) ++i;
+    if (start == i)
+      return Status::InvalidArgument("invalid duration \"" + std::string(text) + "\"");
+    double value = 0;
+    auto number = text.substr(start, i - start);
+    auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
+    if (ec != std::errc() || end != number.data() + number.size()) {
+      return Status::InvalidArgument("invalid duration \"" + std::string(text) + "\"");
+    }
+    size_t unit_start = i;
+    while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i])) != 0) ++i;
+    std::string_view unit = text.substr(unit_start, i - unit_start);
+    static const std::map<std::string_view, double> kUnits = {
+        {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}};
+    auto it = kUnits.find(unit);
+    if (it == kUnits.end()) {
+      return Status::InvalidArgument("invalid duration \"" + std::string(text) +
+                                     "\": unit must be ms, s, m or h");
+    }
+    total_ms += value * it->second;
+  }
+  return std::chrono::milliseconds(static_cast<int64_t>(total_ms));
+}
+
+Result<Options> ParseOptions(const std::vector<std::string>& args) {
+  Options o;
+  using Setter = std::function<Status(std::string_view flag, std::string_view value)>;
+  auto str = [](std::string* field) -> Setter {
+    return [field](std::string_view, std::string_view v) {
+      *field = std::string(v);
+      return Status::Ok();
+    };
+  };
+  auto boolean = [](bool* field) -> Setter {
+    return [field](std::string_view flag, std::string_view v) {
+      auto b = ParseBool(flag, v);
+      if (!b.ok()) return b.status();
+      *field = *b;
+      return Status::Ok();
+    };
+  };
+  auto address = [](std::string* field) -> Setter {
+    return
+        [field](std::string_view flag, std::string_view v) { return ParseAddress(flag, v, field); };
+  };
+  const std::map<std::string_view, std::pair<bool /*is_bool*/, Setter>> flags = {
+      {"kubeconfig", {false, str(&o.kubeconfig)}},
+      {"namespace", {false, str(&o.watch_namespace)}},
+      {"leader-elect", {true, boolean(&o.leader_elect)}},
+      {"leader-election-namespace", {false, str(&o.leader_election_namespace)}},
+      {"leader-election-id", {false, str(&o.leader_election_id)}},
+      {"metrics-bind-address", {false, address(&o.metrics_bind_address)}},
+      {"health-probe-bind-address", {false, address(&o.health_probe_bind_address)}},
+      {"max-concurrent-reconciles",
+       {false,
+        [&o](std::string_view flag, std::string_view v) {
+          int n = 0;
+          auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+          if (ec != std::errc() || p != v.data() + v.size() || n < 1 || n > 1000) {
+            return Bad(flag, "an integer from 1 to 1000", v);
+          }
+          o.max_concurrent_reconciles = n;
+          return Status::Ok();
+        }}},
+      {"sync-period",
+       {false,
+        [&o](std::string_view flag, std::string_view v) {
+          auto d = ParseDuration(v);
+          if (!d.ok() || *d < std::chrono::seconds(1)) {
+            return Bad(flag, "a duration of at least 1s such as 10h or 30m", v);
+          }
+          o.sync_period = std::chrono::duration_cast<std::chrono::seconds>(*d);
+          return Status::Ok();
+        }}},
+      {"log-format",
+       {false,
+        [&o](std::string_view flag, std::string_view v) {
+          if (v != "json" && v != "text") return Bad(flag, "json or text", v);
+          o.log_format = std::string(v);
+          return Status::Ok();
+        }}},
+      {"log-level",
+       {false,
+        [&o](std::string_view flag, std::string_view v) {
+          if (v != "debug" && v != "info" && v != "warn" && v != "error") {
+            return Bad(flag, "debug, info, warn or error", v);
+          }
+          o.log_level = std::string(v);
+          return Status::Ok();
+        }}},
+      {"version", {true, boolean(&o.show_version)}},
+      {"help", {true, boolean(&o.show_help)}},
+  };
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string_view arg = args[i];
+    if (arg == "-h") arg = "--help";
+    if (arg.rfind("--", 0) != 0) {
+      return Status::InvalidArgument("unexpected argument \"" + std::string(arg) +
+                                     "\": flags start with --; see --help");
+    }
+    arg.remove_prefix(2);
+    std::string_view name = arg;
+    std::optional<std::string_view> value;
+    if (auto eq = arg.find('='); eq != std::string_view::npos) {
+      name = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+    }
+    auto it = flags.find(name);
+    if (it == flags.end()) {
+      return Status::InvalidArgument("unknown flag --" + std::string(name) + "; see --help");
+    }
+    const auto& [is_bool, setter] = it->second;
+    if (!value) {
+      if (is_bool) {
+        value = "true";
+      } else if (i + 1 < args.size()) {
+        value = args[++i];
+      } else {
+        return Status::InvalidArgument("--" + std::string(name) + ": missing value");
+      }
+    }
+    WAOP_RETURN_IF_ERROR(setter(name, *value));
+  }
+  return o;
+}
+
+std::string Usage() {
+  return R"(whatsapp-operator: binds WhatsApp phone numbers of a shared WABA to tenants.
+
+Usage: whatsapp-operator [flags]
+
+  --kubeconfig PATH                  kubeconfig file (default: in-cluster, else $KUBECONFIG,
+                                     else ~/.kube/config)
+  --namespace NS                     watch only this namespace (default: all)
+  --leader-elect                     elect a leader with a coordination.k8s.io Lease
+  --leader-election-namespace NS     namespace of the Lease (default: the pod's, else default)
+  --leader-election-id NAME          name of the Lease (default whatsapp-operator-leader)
+  --metrics-bind-address ADDR        Prometheus /metrics (default :8080; 0 disables)
+  --health-probe-bind-address ADDR   /healthz and /readyz (default :8081; 0 disables)
+  --max-concurrent-reconciles N      parallel reconciles (default 4)
+  --sync-period DURATION             full resync of every assignment (default 10h)
+  --log-format json|text             log line format (default json)
+  --log-level LEVEL                  debug, info, warn or error (default info)
+  --version                          print the version and exit
+  --help                             print this help and exit
+)";
+}
+
+}  // namespace waop::app

@@ -1,0 +1,42 @@
+// The operator's command line (SPEC section 6), parsed into Options with errors that name the
+// flag and what was expected. controller-runtime's flag names where one exists.
+//
+// Thread-safety: value types and pure functions.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace waop::app {
+
+struct Options {
+  std::string kubeconfig;       // "" = in-cluster, else $KUBECONFIG, else ~/.kube/config
+  std::string watch_namespace;  // --namespace; "" = all namespaces
+  bool leader_elect = false;
+  std::string leader_election_namespace;  // "" = the pod's namespace, else "default"
+  std::string leader_election_id = "whatsapp-operator-leader";
+  std::string metrics_bind_address = ":8080";       // "0" disables
+  std::string health_probe_bind_address = ":8081";  // "0" disables
+  int max_concurrent_reconciles = 4;
+  std::chrono::seconds sync_period{10 * 3600};  // full resync of every assignment
+  std::string log_format = "json";              // json | text
+  std::string log_level = "info";               // debug | info | warn | error
+  bool show_version = false;
+  bool show_help = false;
+};
+
+// Accepts "--flag=value", "--flag value" and, for booleans, "--flag" / "--flag=false".
+// InvalidArgument names the flag and the expectation, e.g.
+// `--max-concurrent-reconciles: expected an integer from 1 to 1000, got "x"`.
+Result<Options> ParseOptions(const std::vector<std::string>& args);
+
+// The --help text.
+std::string Usage();
+
+// "1h30m", "90s", "500ms", "2m" (Go duration syntax, the subset operators use).
+Result<std::chrono::milliseconds> ParseDuration(std::string_view text);
+
+}  // namespace waop::app

@@ -1,0 +1,71 @@
+#include "app/options.h"
+
+#include <gtest/gtest.h>
+
+namespace waop::app {
+namespace {
+
+TEST(OptionsTest, DefaultsMatchTheSpec) {
+  auto o = ParseOptions({});
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->metrics_bind_address, ":8080");
+  EXPECT_EQ(o->health_probe_bind_address, ":8081");
+  EXPECT_EQ(o->log_format, "json");
+  EXPECT_EQ(o->watch_namespace, "");
+  EXPECT_FALSE(o->leader_elect);
+  EXPECT_EQ(o->leader_election_id, "whatsapp-operator-leader");
+}
+
+TEST(OptionsTest, AcceptsBothFlagForms) {
+  auto o =
+      ParseOptions({"--kubeconfig", "/tmp/kc", "--namespace=bakery-ia", "--leader-elect",
+                    "--max-concurrent-reconciles=8", "--sync-period", "1h30m", "--log-format=text",
+                    "--health-probe-bind-address=127.0.0.1:9000", "--metrics-bind-address", "0"});
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->kubeconfig, "/tmp/kc");
+  EXPECT_EQ(o->watch_namespace, "bakery-ia");
+  EXPECT_TRUE(o->leader_elect);
+  EXPECT_EQ(o->max_concurrent_reconciles, 8);
+  EXPECT_EQ(o->sync_period, std::chrono::seconds(5400));
+  EXPECT_EQ(o->log_format, "text");
+  EXPECT_EQ(o->health_probe_bind_address, "127.0.0.1:9000");
+  EXPECT_EQ(o->metrics_bind_address, "0");
+  auto off = ParseOptions({"--leader-elect=false"});
+  ASSERT_TRUE(off.ok());
+  EXPECT_FALSE(off->leader_elect);
+}
+
+TEST(OptionsTest, BadInputNamesTheFlagAndTheExpectation) {
+  EXPECT_EQ(ParseOptions({"--max-concurrent-reconciles=x"}).status().message(),
+            "--max-concurrent-reconciles: expected an integer from 1 to 1000, got \"x\"");
+  EXPECT_EQ(ParseOptions({"--max-concurrent-reconciles=0"}).status().message(),
+            "--max-concurrent-reconciles: expected an integer from 1 to 1000, got \"0\"");
+  EXPECT_EQ(ParseOptions({"--log-format=xml"}).status().message(),
+            "--log-format: expected json or text, got \"xml\"");
+  EXPECT_EQ(ParseOptions({"--leader-elect=maybe"}).status().message(),
+            "--leader-elect: expected true or false, got \"maybe\"");
+  EXPECT_EQ(ParseOptions({"--metrics-bind-address=localhost"}).status().message(),
+            "--metrics-bind-address: expected [host]:port or 0 to disable, got \"localhost\"");
+  EXPECT_EQ(ParseOptions({"--frobnicate"}).status().message(),
+            "unknown flag --frobnicate; see --help");
+  EXPECT_EQ(ParseOptions({"--kubeconfig"}).status().message(), "--kubeconfig: missing value");
+  EXPECT_EQ(ParseOptions({"extra"}).status().message(),
+            "unexpected argument \"extra\": flags start with --; see --help");
+  EXPECT_EQ(ParseOptions({"--sync-period=10x"}).status().message(),
+            "--sync-period: expected a duration of at least 1s such as 10h or 30m, got \"10x\"");
+}
+
+TEST(OptionsTest, ParsesGoDurations) {
+  EXPECT_EQ(*ParseDuration("500ms"), std::chrono::milliseconds(500));
+  EXPECT_EQ(*ParseDuration("2m"), std::chrono::minutes(2));
+  EXPECT_EQ(*ParseDuration("1h30m"), std::chrono::minutes(90));
+  EXPECT_EQ(*ParseDuration("1.5s"), std::chrono::milliseconds(1500));
+  EXPECT_FALSE(ParseDuration("").ok());
+  EXPECT_FALSE(ParseDuration("m").ok());
+  EXPECT_FALSE(ParseDuration("5d").ok());
+  EXPECT_FALSE(ParseDuration(".s").ok());
+  EXPECT_FALSE(ParseDuration("1..5s").ok());
+}
+
+}  // namespace
+}  // namespace waop::app
