@@ -107,9 +107,8 @@ TEST(HealthChecksTest, FollowsKubernetesHealthzConventions) {
   HealthChecks checks;
   std::atomic<bool> synced{false};
   checks.Add(Kind::kReadyz, "ping", [] { return Status::Ok(); });
-  checks.Add(Kind::kReadyz, "informers", [&] {
-    return synced ? Status::Ok() : Status::Unavailable("informers not synced");
-  });
+  checks.Add(Kind::kReadyz, "informers",
+             [&] { return synced ? Status::Ok() : Status::Unavailable("informers not synced"); });
   auto failing = checks.Evaluate(Kind::kReadyz, "", "");
   EXPECT_EQ(failing.status, 500);
   EXPECT_EQ(failing.body,
