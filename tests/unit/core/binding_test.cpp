@@ -60,12 +60,9 @@ std::map<std::string, BindingOutcome> Reference(std::vector<AssignmentSummary> i
       if (h != nullptr) {
         o.state =
             phone_holder ? BindingState::kDuplicatePhoneNumber : BindingState::kDuplicateTenant;
-        o.holder = BindingHolder{h->ns,
-                                 h->name,
-                                 h->tenant_id,
-                                 h->tenant_name,
-                                 h->phone_number_id,
-                                 h->display_phone_number};
+        o.holder = std::make_shared<const BindingHolder>(
+            BindingHolder{h->ns, h->name, h->tenant_id, h->tenant_name, h->phone_number_id,
+                          h->display_phone_number});
       } else {
         bound.push_back(&a);
       }
@@ -100,9 +97,9 @@ TEST(BindingTest, OldestWinsAndLosersNameTheHolder) {
   };
   std::vector<BindingOutcome> out = ResolveBindings(in);
   EXPECT_EQ(out[1].state, BindingState::kBound);
-  EXPECT_FALSE(out[1].holder.has_value());
+  EXPECT_FALSE(out[1].holder != nullptr);
   EXPECT_EQ(out[0].state, BindingState::kDuplicatePhoneNumber);
-  ASSERT_TRUE(out[0].holder.has_value());
+  ASSERT_TRUE(out[0].holder != nullptr);
   EXPECT_EQ(out[0].holder->ns, "a");
   EXPECT_EQ(out[0].holder->name, "first");
   EXPECT_EQ(out[0].holder->tenant_name, "Tenant t1");
@@ -146,7 +143,7 @@ TEST(BindingTest, DeletingHolderReleasesAndPromotesNextInLine) {
   in[0].deleting = true;
   std::vector<BindingOutcome> out = ResolveBindings(in);
   EXPECT_EQ(out[0].state, BindingState::kReleasing);
-  EXPECT_FALSE(out[0].holder.has_value());
+  EXPECT_FALSE(out[0].holder != nullptr);
   EXPECT_EQ(out[1].state, BindingState::kBound);
   EXPECT_EQ(out[2].state, BindingState::kDuplicatePhoneNumber);
   EXPECT_EQ(out[2].holder->name, "b");

@@ -28,14 +28,16 @@ BindingOutcome Bound() { return BindingOutcome{}; }
 
 BindingOutcome DupPhone() {
   return BindingOutcome{BindingState::kDuplicatePhoneNumber,
-                        BindingHolder{"bakery-ia", "panaderia-san-juan", "7c9e6679",
-                                      "Panadería San Juan", "123456789012345", "+34 612 345 678"}};
+                        std::make_shared<const BindingHolder>(BindingHolder{
+                            "bakery-ia", "panaderia-san-juan", "7c9e6679", "Panadería San Juan",
+                            "123456789012345", "+34 612 345 678"})};
 }
 
 BindingOutcome DupTenant() {
-  return BindingOutcome{BindingState::kDuplicateTenant,
-                        BindingHolder{"bakery-ia", "first", "7c9e6679", "Panadería San Juan", "999",
-                                      "+34 612 345 679"}};
+  return BindingOutcome{
+      BindingState::kDuplicateTenant,
+      std::make_shared<const BindingHolder>(BindingHolder{
+          "bakery-ia", "first", "7c9e6679", "Panadería San Juan", "999", "+34 612 345 679"})};
 }
 
 const api::Condition& Cond(const api::AssignmentStatus& s, std::string_view type) {
