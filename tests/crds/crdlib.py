@@ -36,6 +36,42 @@ def load_yaml_documents(path):
         return [d for d in yaml.safe_load_all(f) if d is not None]
 
 
+_GO_BOOL_NULL = re.compile(r"^(y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF|true|True|TRUE|false|False|FALSE|~|null|Null|NULL)$")
+_GO_NUMBER = re.compile(
+    r"^[-+]?(0[xX][0-9a-fA-F]+|0[bB][01]+|0[oO]?[0-7]+|[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?|\.[0-9]+([eE][-+]?[0-9]+)?)$"
+    r"|^[-+]?\.(inf|Inf|INF)$|^\.(nan|NaN|NAN)$"
+)
+
+
+def go_yaml_misreads(path):
+    """Returns [(line, value)] of unquoted scalars that PyYAML reads as strings but Go's YAML
+    (kubectl, sigs.k8s.io/yaml on yaml.v2) reads as a number, bool or null, e.g. +034612345678.
+
+    Such a value passes this test suite and fails against a real API server: quote it.
+    """
+    out = []
+
+    def walk(node):
+        if isinstance(node, yaml.ScalarNode):
+            if node.style is None and node.tag == "tag:yaml.org,2002:str":
+                v = node.value.replace("_", "")
+                if _GO_BOOL_NULL.match(node.value) or _GO_NUMBER.match(v):
+                    out.append((node.start_mark.line + 1, node.value))
+        elif isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                walk(item)
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                walk(key)
+                walk(value)
+
+    with open(path, encoding="utf-8") as f:
+        for doc in yaml.compose_all(f):
+            if doc is not None:
+                walk(doc)
+    return out
+
+
 def load_crds(crd_dir):
     """Returns {kind: crd} for every CRD file in crd_dir."""
     crds = {}
@@ -305,12 +341,15 @@ class CrdValidator:
         _Validator.check_schema(self.json_schema)
         self._validator = _Validator(self.json_schema)
 
-    def errors(self, obj, old=None):
+    def errors(self, obj, old=None, strict=True):
         """Returns the (path, message) errors the API server would report for obj.
 
         old is the stored object on update (enables transition rules), None on create.
+        strict: unknown fields are errors, as with `kubectl apply` (fieldValidation=Strict);
+        without it they are pruned, as for a status write with the default (Warn).
         """
-        out = [_explain(e) for e in self._validator.iter_errors(obj)]
+        out = [_explain(e) for e in self._validator.iter_errors(obj)
+               if strict or e.validator != "additionalProperties"]
         expect_api = API_VERSION
         if obj.get("apiVersion") != expect_api:
             out.append(("apiVersion", f'apiVersion: Invalid value: {_go_value(obj.get("apiVersion"))}: must be {expect_api}'))

@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """Applies tests/crds/samples with the real kubectl against a running API server.
 
-Usage: kubectl_samples.py --kubeconfig FILE [--crds DIR] [--samples DIR] [--kubectl PATH]
+Usage: kubectl_samples.py (--kubeconfig FILE | --devserver BINARY) [--crds DIR] [--samples DIR]
+                          [--kubectl PATH]
+
+With --devserver, starts that kube-devserver on a free loopback port, runs against it and
+stops it again.
 
 For an end-to-end test against kube-devserver (or a real cluster with no whatsapp-operator
 webhook installed: the samples reuse phone numbers and tenants on purpose). It installs the
@@ -23,11 +27,11 @@ Prints one line per failure and a summary; exits 1 when anything failed.
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
-
-import yaml
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import crdlib  # noqa: E402
@@ -41,7 +45,9 @@ class Kubectl:
     """Runs kubectl against one kubeconfig. Not thread-safe."""
 
     def __init__(self, binary, kubeconfig, tmp):
-        self.base = [binary, "--kubeconfig", kubeconfig, "--request-timeout=30s"]
+        # A private discovery cache: faster than rediscovering per call, and keeps ~/.kube clean.
+        self.base = [binary, "--kubeconfig", kubeconfig, "--request-timeout=30s",
+                     "--cache-dir", os.path.join(tmp, "kube-cache")]
         self.tmp = tmp
         self.count = 0
 
@@ -55,9 +61,10 @@ class Kubectl:
 
     def apply(self, obj):
         self.count += 1
-        path = os.path.join(self.tmp, f"obj-{self.count}.yaml")
+        # JSON, not YAML: PyYAML would write "+034612345678" unquoted, which Go reads as a number.
+        path = os.path.join(self.tmp, f"obj-{self.count}.json")
         with open(path, "w", encoding="utf-8") as f:
-            yaml.safe_dump(obj, f, allow_unicode=True, sort_keys=False)
+            json.dump(obj, f, ensure_ascii=False)
         return self.run("apply", "-f", path)
 
     def ref(self, obj):
@@ -108,6 +115,8 @@ def run_sample(c, k, where, headers, docs, good):
             created.append(docs[0])
             last = docs[0]
         rc, _, err = judged
+        if rc != 0 and op == "create":
+            created.clear()  # refused: nothing to clean up
         if not good:
             c.check(rc != 0, where, f"accepted, but {headers.get('field')} should be refused ({expect})")
             c.check(rc == 0 or expect in err, where, f"refused without {expect!r}: {err.strip()}")
@@ -133,37 +142,91 @@ def run_sample(c, k, where, headers, docs, good):
             k.delete(obj)
 
 
+class DevServer:
+    """A kube-devserver child process on a free port; stopped (TERM, then KILL) on exit."""
+
+    def __init__(self, binary, tmp):
+        self.kubeconfig = os.path.join(tmp, "kubeconfig")
+        self.log_path = os.path.join(tmp, "devserver.log")
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen([binary, "--port", "0", "--kubeconfig-out", self.kubeconfig],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout=60):
+        """Returns True once the kubeconfig is written, False if the server died or timed out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if os.path.exists(self.kubeconfig) and os.path.getsize(self.kubeconfig) > 0:
+                return True
+            if self.proc.poll() is not None:
+                return False
+            time.sleep(0.05)
+        return False
+
+    def log_tail(self):
+        self.log.flush()
+        with open(self.log_path, encoding="utf-8", errors="replace") as f:
+            return f.read()[-2000:]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--kubeconfig", required=True)
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--kubeconfig")
+    target.add_argument("--devserver", help="kube-devserver binary to start and stop")
     parser.add_argument("--crds", default=os.path.join(HERE, "..", "..", "crds"))
     parser.add_argument("--samples", default=os.path.join(HERE, "samples"))
     parser.add_argument("--kubectl", default="kubectl")
     args = parser.parse_args(argv[1:])
 
     c = Checker()
+    if not c.check(shutil.which(args.kubectl) is not None, "kubectl", f"{args.kubectl} not found on PATH"):
+        return c.summary("kubectl_samples")
     with tempfile.TemporaryDirectory(prefix="waop-kubectl-samples-") as tmp:
-        k = Kubectl(args.kubectl, args.kubeconfig, tmp)
-        rc, _, err = k.run("apply", "-f", args.crds)
-        if not c.check(rc == 0, "kubectl apply -f crds", err.strip()):
-            return c.summary("kubectl_samples")
-        for crd in crdlib.load_crds(args.crds).values():
-            rc, _, err = k.run("wait", "--for=condition=Established", "--timeout=60s",
-                               f"crd/{crd['metadata']['name']}")
-            c.check(rc == 0, f"crd/{crd['metadata']['name']}", f"not Established: {err.strip()}")
-        rc, _, err = k.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
-        if not c.check(rc == 0, f"namespace {NAMESPACE}", err.strip()):
-            return c.summary("kubectl_samples")
-        try:
-            for kind in ("good", "bad"):
-                directory = os.path.join(args.samples, kind)
-                for name in sorted(os.listdir(directory)):
-                    if not name.endswith(".yaml"):
-                        continue
-                    headers, docs = read_sample(os.path.join(directory, name))
-                    run_sample(c, k, f"{kind}/{name}", headers, docs, kind == "good")
-        finally:
-            k.run("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=false")
+        if args.devserver:
+            with DevServer(args.devserver, tmp) as server:
+                if not c.check(server.wait_ready(), "kube-devserver", f"did not start: {server.log_tail()}"):
+                    return c.summary("kubectl_samples")
+                return run_all(c, args, server.kubeconfig, tmp)
+        return run_all(c, args, args.kubeconfig, tmp)
+
+
+def run_all(c, args, kubeconfig, tmp):
+    """Installs the CRDs and replays every sample; returns the exit code."""
+    k = Kubectl(args.kubectl, kubeconfig, tmp)
+    rc, _, err = k.run("apply", "-f", args.crds)
+    if not c.check(rc == 0, "kubectl apply -f crds", err.strip()):
+        return c.summary("kubectl_samples")
+    for crd in crdlib.load_crds(args.crds).values():
+        rc, _, err = k.run("wait", "--for=condition=Established", "--timeout=60s",
+                           f"crd/{crd['metadata']['name']}")
+        c.check(rc == 0, f"crd/{crd['metadata']['name']}", f"not Established: {err.strip()}")
+    rc, _, err = k.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
+    if not c.check(rc == 0, f"namespace {NAMESPACE}", err.strip()):
+        return c.summary("kubectl_samples")
+    try:
+        for kind in ("good", "bad"):
+            directory = os.path.join(args.samples, kind)
+            for name in sorted(os.listdir(directory)):
+                if not name.endswith(".yaml"):
+                    continue
+                headers, docs = read_sample(os.path.join(directory, name))
+                run_sample(c, k, f"{kind}/{name}", headers, docs, kind == "good")
+    finally:
+        k.run("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=false")
     return c.summary("kubectl_samples")
 
 

@@ -63,6 +63,8 @@ def check_all_objects(c, examples_dir, validators):
     count = 0
     for rel, docs in example_files(examples_dir):
         c.check(docs, rel, "holds no YAML document")
+        for line, value in crdlib.go_yaml_misreads(os.path.join(examples_dir, rel)):
+            c.check(False, f"{rel}:{line}", f"quote {value!r}: kubectl's YAML parser reads it as a number/bool/null")
         for doc in docs:
             kind = doc.get("kind")
             if kind in OUR_KINDS:
