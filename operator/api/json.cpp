@@ -359,6 +359,7 @@ FieldErrors ParsePhoneNumberInto(const json& object, PhoneNumber* out) {
       ar.String("tenantName", &ref.tenant_name);
       out->status.assignment = std::move(ref);
     }
+    ParseConditions(s, &out->status.conditions);
   }
   return errors;
 }
@@ -419,6 +420,11 @@ json ToJson(const PhoneNumberStatus& s) {
     PutString(a, "tenantId", s.assignment->tenant_id);
     PutString(a, "tenantName", s.assignment->tenant_name);
     j["assignment"] = std::move(a);
+  }
+  if (!s.conditions.empty()) {
+    json list = json::array();
+    for (const Condition& c : SortedConditions(s.conditions)) list.push_back(ToJson(c));
+    j["conditions"] = std::move(list);
   }
   return j;
 }

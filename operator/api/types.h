@@ -140,6 +140,7 @@ struct PhoneNumberStatus {
   std::string messaging_limit_tier;
   std::optional<WallTime> last_sync_time;
   std::optional<PhoneAssignmentRef> assignment;  // none: the number is free
+  std::vector<Condition> conditions;             // optional observations, keyed by type
   friend bool operator==(const PhoneNumberStatus&, const PhoneNumberStatus&) = default;
 };
 

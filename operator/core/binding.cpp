@@ -192,7 +192,9 @@ std::optional<api::PhoneAssignmentRef> PhoneHolder(std::string_view phone_number
   for (size_t i = 0; i < assignments.size() && i < outcomes.size(); ++i) {
     const AssignmentSummary& a = assignments[i];
     if (outcomes[i].state == BindingState::kBound && a.phone_number_id == phone_number_id) {
-      return api::PhoneAssignmentRef{a.ns, a.name, a.tenant_id, a.tenant_name};
+      // The TENANT column of `kubectl get wapn` shows tenantName: never leave it empty.
+      return api::PhoneAssignmentRef{a.ns, a.name, a.tenant_id,
+                                     a.tenant_name.empty() ? a.tenant_id : a.tenant_name};
     }
   }
   return std::nullopt;

@@ -99,7 +99,8 @@ std::vector<AssignmentSummary> ConnectedComponent(const AssignmentSummary& seed,
                                                   const SummaryLookup& by_tenant);
 
 // Who holds `phone_number_id` among resolved assignments (outcomes[i] for assignments[i]), as
-// WhatsAppPhoneNumber.status.assignment shows it; nullopt when the number is free.
+// WhatsAppPhoneNumber.status.assignment shows it (tenantName falls back to the tenant id, so
+// the TENANT column is never empty for a taken number); nullopt when the number is free.
 std::optional<api::PhoneAssignmentRef> PhoneHolder(std::string_view phone_number_id,
                                                    std::span<const AssignmentSummary> assignments,
                                                    std::span<const BindingOutcome> outcomes);

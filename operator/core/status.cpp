@@ -86,6 +86,26 @@ bool ConditionsEqual(const std::vector<Condition>& a, const std::vector<Conditio
 
 }  // namespace
 
+void SetCondition(std::vector<Condition>* conditions, Condition desired, WallTime now) {
+  for (Condition& c : *conditions) {
+    if (c.type != desired.type) continue;
+    desired.last_transition_time =
+        c.status == desired.status ? Seconds(c.last_transition_time) : Seconds(now);
+    c = std::move(desired);
+    return;
+  }
+  desired.last_transition_time = Seconds(now);
+  conditions->push_back(std::move(desired));
+}
+
+bool RemoveCondition(std::vector<Condition>* conditions, std::string_view type) {
+  auto it = std::remove_if(conditions->begin(), conditions->end(),
+                           [type](const Condition& c) { return c.type == type; });
+  bool removed = it != conditions->end();
+  conditions->erase(it, conditions->end());
+  return removed;
+}
+
 std::string NormalizeQuality(std::string_view rating) {
   if (rating == api::kQualityGreen || rating == api::kQualityYellow || rating == api::kQualityRed) {
     return std::string(rating);
@@ -222,7 +242,8 @@ api::PhoneNumberStatus DesiredPhoneNumberStatus(
 bool StatusEquals(const api::PhoneNumberStatus& a, const api::PhoneNumberStatus& b) {
   return a.display_phone_number == b.display_phone_number && a.verified_name == b.verified_name &&
          a.quality_rating == b.quality_rating && a.messaging_limit_tier == b.messaging_limit_tier &&
-         Seconds(a.last_sync_time) == Seconds(b.last_sync_time) && a.assignment == b.assignment;
+         Seconds(a.last_sync_time) == Seconds(b.last_sync_time) && a.assignment == b.assignment &&
+         ConditionsEqual(a.conditions, b.conditions);
 }
 
 }  // namespace waop::core

@@ -82,8 +82,16 @@ api::AssignmentStatus DesiredStatus(const api::Assignment& live, const BindingOu
 // conditions by type (order ignored), times compared at whole seconds.
 bool StatusEquals(const api::AssignmentStatus& live, const api::AssignmentStatus& desired);
 
+// Puts `desired` into `conditions` (replacing the one of the same type), stamping
+// lastTransitionTime with `now` (whole seconds) only when the status differs from the existing
+// one's, else keeping the existing time. For conditions outside DesiredStatus, such as a
+// phone number's stale-quality observation.
+void SetCondition(std::vector<api::Condition>* conditions, api::Condition desired, WallTime now);
+// Removes the condition of `type`; returns whether there was one.
+bool RemoveCondition(std::vector<api::Condition>* conditions, std::string_view type);
+
 // The inventory object's status: Meta's fields from `phone` when known (else kept from `live`),
-// and `holder` as status.assignment (none: free).
+// and `holder` as status.assignment (none: free). Conditions are kept from `live`.
 api::PhoneNumberStatus DesiredPhoneNumberStatus(
     const api::PhoneNumberStatus& live, const std::optional<PhoneInfo>& phone,
     const std::optional<api::PhoneAssignmentRef>& holder);

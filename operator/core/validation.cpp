@@ -29,15 +29,12 @@ bool IsDns1123Label(std::string_view s) {
 
 std::string Chars(size_t n) { return std::to_string(n) + (n == 1 ? " character" : " characters"); }
 
+// C0 controls and DEL, exactly what the CRD's pattern ^[^\x00-\x1F\x7F]*$ refuses, so the
+// webhook and the schema agree.
 bool HasControlCharacter(std::string_view utf8) {
-  for (size_t i = 0; i < utf8.size(); ++i) {
-    auto c = static_cast<unsigned char>(utf8[i]);
+  for (char ch : utf8) {
+    auto c = static_cast<unsigned char>(ch);
     if (c < 0x20 || c == 0x7F) return true;
-    // C1 controls U+0080..U+009F are encoded as C2 80..C2 9F.
-    if (c == 0xC2 && i + 1 < utf8.size()) {
-      auto n = static_cast<unsigned char>(utf8[i + 1]);
-      if (n >= 0x80 && n <= 0x9F) return true;
-    }
   }
   return false;
 }

@@ -5,13 +5,16 @@
 // was expected, and what was given.
 //
 // The exact rules, shared with crds/ (keep them in step):
-//   metadata.name       DNS-1123 subdomain, <= 235 chars so "whatsapp-settings-<name>" <= 253
-//   spec.tenantId       required; label value: <= 63 chars,
-//   ([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9] spec.tenantName     optional; <= 200 Unicode code
-//   points; valid UTF-8; no control characters spec.phoneNumberId  required; ^[0-9]{1,32}$
-//   spec.displayPhoneNumber optional; ^\+[1-9]( ?[0-9]){6,14}$ : "+", 7-15 digits (E.164's
-//                       maximum is 15), single spaces allowed between digits only
-//   spec.defaultLanguage ^[a-z]{2,3}(_[A-Z]{2})?$ (es, en_US, pt_BR, fil)
+// - metadata.name: a DNS-1123 subdomain of at most 235 characters, so that
+//   "whatsapp-settings-<name>" stays within 253.
+// - spec.tenantId: required; a label value: at most 63 characters matching
+//   ([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9].
+// - spec.tenantName: optional; at most 200 Unicode code points (not bytes); valid UTF-8; no C0
+//   control characters or DEL (the CRD's ^[^\x00-\x1F\x7F]*$).
+// - spec.phoneNumberId: required; ^[0-9]{1,32}$.
+// - spec.displayPhoneNumber: optional; ^\+[1-9]( ?[0-9]){6,14}$, that is "+", then 7-15 digits
+//   in all (E.164's maximum is 15), with single spaces allowed between digits only.
+// - spec.defaultLanguage: ^[a-z]{2,3}(_[A-Z]{2})?$ (es, en_US, pt_BR, fil).
 //
 // Thread-safety: pure functions; safe from any thread.
 #pragma once

@@ -127,12 +127,15 @@ int main(int argc, char** argv) {
     std::printf("resolve n=%zu median=%.1fms%s%s\n", n, t.median_ms,
                 n == 100'000 ? " target<100ms" : "", t.ok ? "" : " WRONG RESULT");
   }
+  const double n_first = static_cast<double>(results.front().first);
+  const double n_last = static_cast<double>(results.back().first);
   double t10 = results.front().second, t100 = results.back().second;
   auto nlogn = [](double n) { return n * std::log2(n); };
   double time_growth = t100 / t10;
-  double nlogn_growth = nlogn(100'000) / nlogn(10'000);
-  std::printf("resolve growth 10k->100k: time x%.2f, n*log(n) x%.2f, ratio %.2f (1.0 = n log n)\n",
-              time_growth, nlogn_growth, time_growth / nlogn_growth);
+  double nlogn_growth = nlogn(n_last) / nlogn(n_first);
+  std::printf(
+      "resolve growth n=%.0f->%.0f: time x%.2f, n*log(n) x%.2f, ratio %.2f (1.0 = n log n)\n",
+      n_first, n_last, time_growth, nlogn_growth, time_growth / nlogn_growth);
   std::printf("resolve %s\n", ok ? "results OK" : "RESULTS WRONG");
   return ok ? 0 : 1;
 }

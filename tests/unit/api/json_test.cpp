@@ -271,6 +271,21 @@ TEST(PhoneNumberJsonTest, ParsesAndSerialises) {
   EXPECT_EQ(p->status.assignment->tenant_name, "Panadería San Juan");
   EXPECT_EQ(ToJson(p->status), j["status"]);
 
+  PhoneNumberStatus with_condition = p->status;
+  Condition c;
+  c.type = "QualityCurrent";
+  c.status = ConditionStatus::kFalse;
+  c.reason = "MetaUnavailable";
+  c.last_transition_time = *ParseRfc3339("2026-11-26T10:01:00Z");
+  with_condition.conditions = {c};
+  json with_json = ToJson(with_condition);
+  EXPECT_EQ(with_json["conditions"][0]["reason"], "MetaUnavailable");
+  json whole = j;
+  whole["status"] = with_json;
+  Result<PhoneNumber> back = ParsePhoneNumber(whole);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->status, with_condition);
+
   PhoneNumberStatus free = p->status;
   free.assignment.reset();
   EXPECT_FALSE(ToJson(free).contains("assignment"));

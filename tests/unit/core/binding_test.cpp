@@ -331,6 +331,8 @@ TEST(BindingTest, PhoneHolder) {
   EXPECT_EQ(h->tenant_id, "t1");
   EXPECT_EQ(h->tenant_name, "Tenant t1");
   EXPECT_FALSE(PhoneHolder("222", in, out).has_value());  // its only claimant is leaving
+  in[0].tenant_name = "";
+  EXPECT_EQ(PhoneHolder("111", in, out)->tenant_name, "t1");  // TENANT column never empty
   EXPECT_FALSE(PhoneHolder("333", in, out).has_value());
 }
 

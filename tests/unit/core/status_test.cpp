@@ -268,6 +268,44 @@ TEST(PhoneNumberStatusTest, AssignmentFromBinding) {
   EXPECT_FALSE(StatusEquals(live, s));
 }
 
+TEST(ConditionHelpersTest, SetKeepsTimeUnlessStatusChanges) {
+  std::vector<api::Condition> conds;
+  api::Condition stale;
+  stale.type = "QualityCurrent";
+  stale.status = ConditionStatus::kFalse;
+  stale.reason = "MetaUnavailable";
+  stale.message = "Graph API unreachable; showing the last known rating";
+  SetCondition(&conds, stale, At(10) + std::chrono::milliseconds(400));
+  ASSERT_EQ(conds.size(), 1u);
+  EXPECT_EQ(conds[0].last_transition_time, At(10));
+  stale.message = "Rate limited";
+  SetCondition(&conds, stale, At(20));
+  ASSERT_EQ(conds.size(), 1u);
+  EXPECT_EQ(conds[0].message, "Rate limited");
+  EXPECT_EQ(conds[0].last_transition_time, At(10));
+  stale.status = ConditionStatus::kTrue;
+  SetCondition(&conds, stale, At(30));
+  EXPECT_EQ(conds[0].last_transition_time, At(30));
+  EXPECT_TRUE(RemoveCondition(&conds, "QualityCurrent"));
+  EXPECT_FALSE(RemoveCondition(&conds, "QualityCurrent"));
+  EXPECT_TRUE(conds.empty());
+}
+
+TEST(PhoneNumberStatusTest, ConditionsAreKeptAndCompared) {
+  api::PhoneNumberStatus live;
+  api::Condition c;
+  c.type = "QualityCurrent";
+  c.status = ConditionStatus::kTrue;
+  c.reason = "Synced";
+  c.last_transition_time = At(0);
+  live.conditions = {c};
+  api::PhoneNumberStatus s = DesiredPhoneNumberStatus(live, {}, std::nullopt);
+  EXPECT_EQ(s.conditions, live.conditions);
+  EXPECT_TRUE(StatusEquals(live, s));
+  s.conditions[0].reason = "Other";
+  EXPECT_FALSE(StatusEquals(live, s));
+}
+
 TEST(PhoneNumberStatusTest, MetaFieldsFromInventory) {
   PhoneInfo info{"+34 612 345 678", "Bakery Platform", "NA", "TIER_10K",
                  At(60) + std::chrono::milliseconds(900)};

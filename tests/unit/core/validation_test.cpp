@@ -107,6 +107,10 @@ TEST(ValidationTest, TenantNameTextRules) {
   api::Assignment a = Valid();
   a.spec.tenant_name = "Bad\xff name";
   EXPECT_EQ(ValidateAssignment(a).ToString(), "spec.tenantName: expected valid UTF-8 text");
+  a.spec.tenant_name = "Tab\there";
+  EXPECT_EQ(ValidateAssignment(a).size(), 1u);
+  a.spec.tenant_name = "Del\x7f";
+  EXPECT_EQ(ValidateAssignment(a).size(), 1u);
   a.spec.tenant_name = "Two\nlines";
   EXPECT_EQ(ValidateAssignment(a).ToString(),
             "spec.tenantName: must not contain control characters (newline, tab, ...), got "
