@@ -2,14 +2,12 @@
 """Applies tests/crds/samples with the real kubectl against a running API server.
 
 Usage: kubectl_samples.py (--kubeconfig FILE | --devserver BINARY) [--crds DIR] [--samples DIR]
-                          [--kubectl PATH]
-
-With --devserver, starts that kube-devserver on a free loopback port, runs against it and
-stops it again.
+                          [--examples DIR] [--kubectl PATH]
 
 For an end-to-end test against kube-devserver (or a real cluster with no whatsapp-operator
-webhook installed: the samples reuse phone numbers and tenants on purpose). It installs the
-CRDs, then for every sample does what its `# operation:` header says:
+webhook installed: the samples reuse phone numbers and tenants on purpose). With --devserver,
+starts that kube-devserver on a free loopback port, runs against it and stops it again.
+It installs the CRDs, then for every sample does what its `# operation:` header says:
 
   create  kubectl apply -f <sample>                                  (good: accepted;
           bad: refused, stderr holding the `# expect:` fragment)
@@ -21,12 +19,17 @@ Good samples are read back: spec defaults must be filled in (enabled, defaultLan
 status written through the subresource must read back unchanged. Everything created goes again
 (namespace crd-samples and the WhatsAppPhoneNumber objects); the CRDs are left installed.
 
+With --examples DIR, it then applies examples/ and checks what a person sees: short names and
+the whatsapp category, printer columns (plain and -o wide), kubectl explain, and kubectl wait
+on a Ready condition.
+
 Prints one line per failure and a summary; exits 1 when anything failed.
 """
 
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -190,6 +193,7 @@ def main(argv):
     parser.add_argument("--crds", default=os.path.join(HERE, "..", "..", "crds"))
     parser.add_argument("--samples", default=os.path.join(HERE, "samples"))
     parser.add_argument("--kubectl", default="kubectl")
+    parser.add_argument("--examples", help="also apply examples/ and check columns, explain, wait")
     args = parser.parse_args(argv[1:])
 
     c = Checker()
@@ -202,6 +206,88 @@ def main(argv):
                     return c.summary("kubectl_samples")
                 return run_all(c, args, server.kubeconfig, tmp)
         return run_all(c, args, args.kubeconfig, tmp)
+
+
+def table(k, *args):
+    """Returns (header words, rows as lists of cells) of a kubectl get; (None, stderr) on error.
+
+    Cells are split on runs of two or more spaces, so "Panadería San Juan" stays one cell.
+    """
+    rc, out, err = k.run("get", *args)
+    if rc != 0 or not out.strip():
+        return None, err.strip()
+    lines = out.rstrip("\n").split("\n")
+    rows = [[cell.strip() for cell in re.split(r"\s{2,}", line.strip())] for line in lines[1:]]
+    return lines[0].split(), rows
+
+
+def check_presentation(c, k, examples_dir, crds_dir):
+    """What a person sees: short names, category, printer columns, explain, kubectl wait."""
+    where = "kubectl presentation"
+    ns = "bakery-ia"
+    docs = crdlib.load_yaml_documents(os.path.join(examples_dir, "namespace.yaml"))
+    for name in sorted(os.listdir(os.path.join(examples_dir, "assignments"))):
+        if name.endswith(".yaml"):
+            docs += crdlib.load_yaml_documents(os.path.join(examples_dir, "assignments", name))
+    for doc in docs:
+        rc, _, err = k.apply(doc)
+        c.check(rc == 0, where, f"apply {doc['kind']} {doc['metadata']['name']}: {err.strip()}")
+    # A phone number to list, with the status the operator would write.
+    pn = {"apiVersion": crdlib.API_VERSION, "kind": "WhatsAppPhoneNumber", "metadata": {"name": "123456789012345"},
+          "status": {"displayPhoneNumber": "+34 612 345 678", "verifiedName": "Bakery Platform",
+                     "qualityRating": "GREEN", "messagingLimitTier": "TIER_1K",
+                     "assignment": {"namespace": ns, "name": "panaderia-san-juan",
+                                    "tenantId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                                    "tenantName": "Panadería San Juan"}}}
+    k.apply(without_status(pn))
+    rc, _, err = k.patch_status(pn)
+    c.check(rc == 0, where, f"status of phone number: {err.strip()}")
+
+    crds = crdlib.load_crds(crds_dir)
+    for kind, short, scope, part in (("WhatsAppAssignment", "wa", ["-n", ns], "spec"),
+                                     ("WhatsAppPhoneNumber", "wapn", [], "status")):
+        columns = crds[kind]["spec"]["versions"][0]["additionalPrinterColumns"]
+        want = ["NAME"] + [col["name"].upper() for col in columns if not col.get("priority")]
+        want_wide = ["NAME"] + [col["name"].upper() for col in columns]
+        header, rows = table(k, short, *scope)
+        c.check(header == want, where, f"kubectl get {short}: columns {header}, want {want} ({rows})")
+        header, rows = table(k, short, *scope, "-o", "wide")
+        c.check(header == want_wide, where, f"kubectl get {short} -o wide: columns {header}, want {want_wide}")
+        rc, out, err = k.run("explain", f"{short}.{part}")
+        fields = crdlib.root_schema(crds[kind])["properties"][part]["properties"]
+        missing = [f for f in fields if f not in out]
+        c.check(rc == 0 and not missing, where, f"kubectl explain {short}.{part}: missing {missing} {err.strip()}")
+
+    _, rows = table(k, "wa", "-n", ns)
+    tenants = {row[1] for row in rows or [] if len(row) > 1}
+    c.check({"Panadería San Juan", "Panadería Goiko", "Obrador Nuria"} <= tenants, where,
+            f"TENANT column shows {sorted(tenants)}")
+    _, rows = table(k, "wapn")
+    want_row = ["123456789012345", "+34 612 345 678", "Bakery Platform", "GREEN", "Panadería San Juan"]
+    c.check(bool(rows) and rows[0][:5] == want_row, where, f"kubectl get wapn rows: {rows}")
+    _, rows = table(k, "whatsapp", "-A")
+    c.check(bool(rows) and any("panaderia-san-juan" in " ".join(r) for r in rows), where,
+            f"kubectl get whatsapp -A (category) lists no assignment: {rows}")
+    rc, out, _ = k.run("explain", "wa.spec.tenantId")
+    c.check(rc == 0 and "immutable" in out, where, "kubectl explain wa.spec.tenantId should say it is immutable")
+
+    # kubectl wait reads the Ready condition the operator writes, and the columns show it.
+    sj = next(d for d in docs if d["metadata"]["name"] == "panaderia-san-juan")
+    ready = {"observedGeneration": 1, "conditions": [{
+        "type": "Ready", "status": "True", "reason": "Bound", "observedGeneration": 1,
+        "lastTransitionTime": "2026-11-26T10:00:00Z",
+        "message": "Phone number +34 612 345 678 assigned to tenant 'Panadería San Juan'"}]}
+    rc, _, err = k.patch_status({**sj, "status": ready})
+    c.check(rc == 0, where, f"status patch: {err.strip()}")
+    rc, _, err = k.run("wait", "-n", ns, "--for=condition=Ready", "--timeout=30s", "wa/panaderia-san-juan")
+    c.check(rc == 0, where, f"kubectl wait --for=condition=Ready: {err.strip()}")
+    _, rows = table(k, "wa", "-n", ns)
+    row = next((r for r in rows or [] if r and r[0] == "panaderia-san-juan"), [])
+    c.check(row[-3:-1] == ["True", "Bound"], where, f"READY and REASON columns: {row}")
+
+    for doc in docs[1:] + [pn]:
+        k.delete(doc)
+    k.run("delete", "namespace", ns, "--ignore-not-found", "--wait=false")
 
 
 def run_all(c, args, kubeconfig, tmp):
@@ -227,6 +313,8 @@ def run_all(c, args, kubeconfig, tmp):
                 run_sample(c, k, f"{kind}/{name}", headers, docs, kind == "good")
     finally:
         k.run("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=false")
+    if args.examples:
+        check_presentation(c, k, args.examples, args.crds)
     return c.summary("kubectl_samples")
 
 

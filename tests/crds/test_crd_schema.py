@@ -233,6 +233,9 @@ def check_structure(c, kind, crd):
         c.check(isinstance(node.get("description"), str) and len(node["description"].strip()) >= 10,
                 where, f"{path} needs a description (kubectl explain shows it)")
         c.check("type" in node, where, f"{path} has no type (structural schemas need one)")
+        if "conditions" not in parts and parts not in (("apiVersion",), ("kind",)):
+            c.check("\n" not in node.get("description", ""), where,
+                    f"{path} description has line breaks: fold it (>-) so kubectl explain wraps it")
         bad_keys = FORBIDDEN_KEYS & set(node)
         c.check(not bad_keys, where, f"{path} uses keys not allowed in a structural schema: {sorted(bad_keys)}")
         c.check(node.get("uniqueItems") is not True, where, f"{path}: uniqueItems: true is not allowed")
