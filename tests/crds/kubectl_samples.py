@@ -27,6 +27,7 @@ Prints one line per failure and a summary; exits 1 when anything failed.
 """
 
 import argparse
+import concurrent.futures
 import json
 import os
 import re
@@ -41,17 +42,19 @@ import crdlib  # noqa: E402
 from test_crd_schema import Checker, read_sample  # noqa: E402
 
 NAMESPACE = "crd-samples"
+WORKERS = 4
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 class Kubectl:
     """Runs kubectl against one kubeconfig. Not thread-safe."""
 
-    def __init__(self, binary, kubeconfig, tmp):
+    def __init__(self, binary, kubeconfig, tmp, prefix=""):
         # A private discovery cache: faster than rediscovering per call, and keeps ~/.kube clean.
         self.base = [binary, "--kubeconfig", kubeconfig, "--request-timeout=30s",
                      "--cache-dir", os.path.join(tmp, "kube-cache")]
         self.tmp = tmp
+        self.prefix = prefix
         self.count = 0
 
     def run(self, *args, stdin=None):
@@ -65,7 +68,7 @@ class Kubectl:
     def apply(self, obj):
         self.count += 1
         # JSON, not YAML: PyYAML would write "+034612345678" unquoted, which Go reads as a number.
-        path = os.path.join(self.tmp, f"obj-{self.count}.json")
+        path = os.path.join(self.tmp, f"{self.prefix}obj-{self.count}.json")
         with open(path, "w", encoding="utf-8") as f:
             json.dump(obj, f, ensure_ascii=False)
         return self.run("apply", "-f", path)
@@ -88,6 +91,13 @@ class Kubectl:
 
     def delete(self, obj):
         return self.run("delete", "--ignore-not-found", "--wait=false", *self.ref(obj))
+
+
+def in_namespace(obj, ns):
+    """obj moved to namespace ns when it is namespaced."""
+    if not obj.get("metadata", {}).get("namespace"):
+        return obj
+    return {**obj, "metadata": {**obj["metadata"], "namespace": ns}}
 
 
 def without_status(obj):
@@ -300,19 +310,41 @@ def run_all(c, args, kubeconfig, tmp):
         rc, _, err = k.run("wait", "--for=condition=Established", "--timeout=60s",
                            f"crd/{crd['metadata']['name']}")
         c.check(rc == 0, f"crd/{crd['metadata']['name']}", f"not Established: {err.strip()}")
-    rc, _, err = k.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
-    if not c.check(rc == 0, f"namespace {NAMESPACE}", err.strip()):
-        return c.summary("kubectl_samples")
-    try:
-        for kind in ("good", "bad"):
-            directory = os.path.join(args.samples, kind)
-            for name in sorted(os.listdir(directory)):
-                if not name.endswith(".yaml"):
-                    continue
+    # Samples run in WORKERS groups at once, each in its own namespace so names cannot collide
+    # (kubectl start-up dominates the run time); cluster-scoped samples share one group.
+    samples = []
+    for kind in ("good", "bad"):
+        directory = os.path.join(args.samples, kind)
+        for name in sorted(os.listdir(directory)):
+            if name.endswith(".yaml"):
                 headers, docs = read_sample(os.path.join(directory, name))
-                run_sample(c, k, f"{kind}/{name}", headers, docs, kind == "good")
-    finally:
-        k.run("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=false")
+                samples.append((f"{kind}/{name}", headers, docs, kind == "good"))
+    groups = [[] for _ in range(WORKERS)]
+    namespaced = 0
+    for sample in samples:
+        if sample[2][0]["metadata"].get("namespace"):
+            groups[1 + namespaced % (WORKERS - 1)].append(sample)
+            namespaced += 1
+        else:
+            groups[0].append(sample)
+
+    def run_group(index):
+        gc = Checker()
+        ns = f"{NAMESPACE}-{index}"
+        gk = Kubectl(args.kubectl, kubeconfig, tmp, prefix=f"g{index}-")
+        rc, _, err = gk.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+        if gc.check(rc == 0, f"namespace {ns}", err.strip()):
+            try:
+                for where, headers, docs, good in groups[index]:
+                    docs = [in_namespace(d, ns) for d in docs]
+                    run_sample(gc, gk, where, headers, docs, good)
+            finally:
+                gk.run("delete", "namespace", ns, "--ignore-not-found", "--wait=false")
+        return gc
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        for gc in pool.map(run_group, range(WORKERS)):
+            c.merge(gc)
     if args.examples:
         check_presentation(c, k, args.examples, args.crds)
     return c.summary("kubectl_samples")

@@ -35,6 +35,11 @@ class Checker:
             self.failures.append(f"{where}: {what}")
         return ok
 
+    def merge(self, other):
+        """Adds another Checker's results (one per worker thread)."""
+        self.passed += other.passed
+        self.failures += other.failures
+
     def summary(self, name):
         for f in self.failures:
             print(f"FAIL {f}")
