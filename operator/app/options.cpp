@@ -1,8 +1,8 @@
 #include "app/options.h"
 
+#include <cctype>
 #include <charconv>
 #include <functional>
-#include <cctype>
 #include <map>
 #include <optional>
 
@@ -18,23 +18,6 @@ Result<bool> ParseBool(std::string_view flag, std::string_view v) {
   if (v == "true" || v == "1") return true;
   if (v == "false" || v == "0") return false;
   return Bad(flag, "true or false", v);
-}
-
-Status ParseAddress(std::string_view flag, std::string_view v, std::string* out) {
-  if (v == "0") {
-    *out = "0";
-    return Status::Ok();
-  }
-  auto colon = v.rfind(':');
-  int port = -1;
-  if (colon != std::string_view::npos) {
-    auto digits = v.substr(colon + 1);
-    auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
-    if (ec != std::errc() || p != digits.data() + digits.size()) port = -1;
-  }
-  if (port < 0 || port > 65535) return Bad(flag, "[host]:port or 0 to disable", v);
-  *out = std::string(v);
-  return Status::Ok();
 }
 
 }  // namespace
@@ -86,9 +69,13 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
       return Status::Ok();
     };
   };
-  auto address = [](std::string* field) -> Setter {
-    return
-        [field](std::string_view flag, std::string_view v) { return ParseAddress(flag, v, field); };
+  auto address = [](server::BindAddress* field) -> Setter {
+    return [field](std::string_view flag, std::string_view v) {
+      auto parsed = server::ParseBindAddress(v, flag);
+      if (!parsed.ok()) return parsed.status();
+      *field = *parsed;
+      return Status::Ok();
+    };
   };
   const std::map<std::string_view, std::pair<bool /*is_bool*/, Setter>> flags = {
       {"kubeconfig", {false, str(&o.kubeconfig)}},
@@ -121,18 +108,18 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
         }}},
       {"log-format",
        {false,
-        [&o](std::string_view flag, std::string_view v) {
-          if (v != "json" && v != "text") return Bad(flag, "json or text", v);
-          o.log_format = std::string(v);
+        [&o](std::string_view, std::string_view v) {
+          auto format = server::ParseLogFormat(v);
+          if (!format.ok()) return format.status();
+          o.logging.format = *format;
           return Status::Ok();
         }}},
       {"log-level",
        {false,
-        [&o](std::string_view flag, std::string_view v) {
-          if (v != "debug" && v != "info" && v != "warn" && v != "error") {
-            return Bad(flag, "debug, info, warn or error", v);
-          }
-          o.log_level = std::string(v);
+        [&o](std::string_view, std::string_view v) {
+          auto level = server::ParseLogLevel(v);
+          if (!level.ok()) return level.status();
+          o.logging.level = *level;
           return Status::Ok();
         }}},
       {"version", {true, boolean(&o.show_version)}},

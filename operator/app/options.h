@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "common/status.h"
+#include "server/http_server.h"
+#include "server/logging.h"
 
 namespace waop::app {
 
@@ -18,12 +20,11 @@ struct Options {
   bool leader_elect = false;
   std::string leader_election_namespace;  // "" = the pod's namespace, else "default"
   std::string leader_election_id = "whatsapp-operator-leader";
-  std::string metrics_bind_address = ":8080";       // "0" disables
-  std::string health_probe_bind_address = ":8081";  // "0" disables
+  server::BindAddress metrics_bind_address{"0.0.0.0", 8080};       // "0" disables
+  server::BindAddress health_probe_bind_address{"0.0.0.0", 8081};  // "0" disables
   int max_concurrent_reconciles = 4;
   std::chrono::seconds sync_period{10 * 3600};  // full resync of every assignment
-  std::string log_format = "json";              // json | text
-  std::string log_level = "info";               // debug | info | warn | error
+  server::LoggingOptions logging;               // --log-format json|text, --log-level
   bool show_version = false;
   bool show_help = false;
 };

@@ -1,0 +1,321 @@
+#include "controller/assignment_reconciler.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <set>
+
+#include "api/json.h"
+#include "core/settings.h"
+#include "core/status.h"
+#include "core/validation.h"
+
+namespace waop::controller {
+namespace {
+
+constexpr std::string_view kPhoneKeyPrefix = "phone:";
+
+std::vector<core::AssignmentSummary> Summaries(const std::vector<ObjectPtr>& objects) {
+  std::vector<core::AssignmentSummary> out;
+  out.reserve(objects.size());
+  for (const auto& obj : objects) {
+    auto parsed = api::ParseAssignment(*obj);
+    if (parsed.ok()) out.push_back(core::Summarize(*parsed));
+  }
+  return out;
+}
+
+std::optional<core::PhoneInfo> PhoneInfoFrom(const ObjectPtr& phone_number) {
+  if (!phone_number) return std::nullopt;
+  auto parsed = api::ParsePhoneNumber(*phone_number);
+  if (!parsed.ok()) return std::nullopt;
+  const auto& s = parsed->status;
+  if (s.display_phone_number.empty() && s.quality_rating.empty() && s.verified_name.empty()) {
+    return std::nullopt;  // created, never synced from Meta
+  }
+  return core::PhoneInfo{s.display_phone_number, s.verified_name, s.quality_rating,
+                         s.messaging_limit_tier, s.last_sync_time};
+}
+
+std::string Key(const api::ObjectMeta& meta) { return meta.ns + "/" + meta.name; }
+
+// The body of a PUT to /status: identity, the resourceVersion read, and the status. The API
+// server keeps everything else from the stored object.
+nlohmann::json StatusBody(std::string_view kind, const api::ObjectMeta& meta,
+                          nlohmann::json status) {
+  nlohmann::json metadata = {{"name", meta.name}, {"resourceVersion", meta.resource_version}};
+  if (!meta.ns.empty()) metadata["namespace"] = meta.ns;
+  return {{"apiVersion", api::kApiVersion},
+          {"kind", kind},
+          {"metadata", std::move(metadata)},
+          {"status", std::move(status)}};
+}
+
+bool IsRetryableWriteConflict(const Status& s) {
+  return s.code() == StatusCode::kConflict || s.code() == StatusCode::kAlreadyExists;
+}
+
+}  // namespace
+
+AssignmentReconciler::AssignmentReconciler(const ClusterView& view, kube::Client& client,
+                                           EventRecorder& events, const Clock& clock,
+                                           ReconcilerOptions options)
+    : view_(view), client_(client), events_(events), clock_(clock), options_(options) {}
+
+std::string AssignmentReconciler::PhoneKey(std::string_view phone_number_id) {
+  return std::string(kPhoneKeyPrefix) + std::string(phone_number_id);
+}
+
+ReconcileResult AssignmentReconciler::Reconcile(const std::string& key) {
+  if (key.rfind(kPhoneKeyPrefix, 0) == 0) {
+    return ReconcilePhoneNumber(std::string_view(key).substr(kPhoneKeyPrefix.size()));
+  }
+  ObjectPtr obj = view_.GetAssignment(key);
+  if (!obj) return ReconcileResult::Ok();  // gone; its ConfigMap goes by garbage collection
+  return ReconcileAssignment(*obj);
+}
+
+std::vector<core::AssignmentSummary> AssignmentReconciler::Component(
+    const core::AssignmentSummary& seed) const {
+  return core::ConnectedComponent(
+      seed, [&](std::string_view id) { return Summaries(view_.AssignmentsByPhone(id)); },
+      [&](std::string_view id) { return Summaries(view_.AssignmentsByTenant(id)); });
+}
+
+ReconcileResult AssignmentReconciler::ReconcileAssignment(const nlohmann::json& object) {
+  auto parsed = api::ParseAssignment(object);
+  if (!parsed.ok()) {
+    // The schema and the webhook keep such objects out; one that slipped past (schema off,
+    // webhook down) waits for a person to fix it.
+    events_.Record(object, "Warning", "InvalidSpec", parsed.status().message());
+    return ReconcileResult::Terminal(parsed.status());
+  }
+  const api::Assignment& a = *parsed;
+  if (auto errors = core::ValidateAssignment(a); !errors.empty()) {
+    events_.Record(object, "Warning", "InvalidSpec", errors.ToString());
+    return ReconcileResult::Terminal(Status::InvalidArgument(errors.ToString()));
+  }
+  if (a.metadata.deleting()) return Finalize(a);
+
+  const bool has_finalizer = std::find(a.metadata.finalizers.begin(), a.metadata.finalizers.end(),
+                                       api::kFinalizer) != a.metadata.finalizers.end();
+  if (has_finalizer != options_.use_finalizer) {
+    auto finalizers = a.metadata.finalizers;
+    if (options_.use_finalizer) {
+      finalizers.emplace_back(api::kFinalizer);
+    } else {
+      std::erase(finalizers, std::string(api::kFinalizer));
+    }
+    Status s = SetFinalizers(a, std::move(finalizers));
+    // The write changes the resourceVersion: the watch event brings us back.
+    return s.ok() ? ReconcileResult::Ok() : ReconcileResult::Error(s);
+  }
+
+  core::AssignmentSummary self = core::Summarize(a);
+  std::vector<core::AssignmentSummary> component = Component(self);
+  std::vector<core::BindingOutcome> outcomes = core::ResolveBindings(component);
+  const core::BindingOutcome& outcome = outcomes.front();  // the seed comes first
+
+  std::optional<core::PhoneInfo> phone =
+      PhoneInfoFrom(view_.GetPhoneNumber(a.spec.phone_number_id));
+  std::optional<std::string> meta_display;
+  if (phone && !phone->display_phone_number.empty()) meta_display = phone->display_phone_number;
+
+  core::SyncOutcome sync = core::SyncOutcome::Pending();
+  Status write_error;
+  if (outcome.state == core::BindingState::kBound) {
+    write_error = SyncConfigMap(a, meta_display);
+    if (write_error.ok()) {
+      sync = core::SyncOutcome::Written();
+    } else if (!IsRetryableWriteConflict(write_error)) {
+      sync = core::SyncOutcome::SettingsFailed(write_error.message());
+    }
+  } else {
+    write_error = DeleteLoserConfigMap(a);
+  }
+
+  api::AssignmentStatus desired = core::DesiredStatus(a, outcome, sync, phone, clock_.Now());
+  if (!core::StatusEquals(a.status, desired)) {
+    auto written =
+        client_.UpdateStatus(kube::resources::kWhatsAppAssignments,
+                             StatusBody(api::kAssignmentKind, a.metadata, api::ToJson(desired)));
+    if (!written.ok()) {
+      spdlog::info("status of {} not written, will retry: {}", Key(a.metadata),
+                   written.status().message());
+      return ReconcileResult::Error(written.status());
+    }
+    ++counters_.status_writes;
+    const api::Condition* before = api::FindCondition(a.status.conditions, api::kConditionReady);
+    const api::Condition* after = api::FindCondition(desired.conditions, api::kConditionReady);
+    if (after != nullptr &&
+        (before == nullptr || before->status != after->status || before->reason != after->reason)) {
+      bool good = after->status == api::ConditionStatus::kTrue;
+      if (good || after->status == api::ConditionStatus::kFalse) {
+        events_.Record(object, good ? "Normal" : "Warning", after->reason, after->message);
+      }
+      spdlog::info("{} {}: {}", Key(a.metadata), after->reason, after->message);
+    }
+  }
+  if (!write_error.ok()) return ReconcileResult::Error(write_error);
+  return ReconcileResult::Ok();
+}
+
+Status AssignmentReconciler::SyncConfigMap(const api::Assignment& a,
+                                           const std::optional<std::string>& meta_display) {
+  nlohmann::json desired = core::DesiredConfigMap(a, meta_display);
+  std::string name = core::SettingsConfigMapName(a.metadata.name);
+  ObjectPtr cached = view_.GetConfigMap(a.metadata.ns, name);
+  nlohmann::json live;
+  if (cached) {
+    if (core::ConfigMapMatches(*cached, desired)) return Status::Ok();
+    live = *cached;
+  } else {
+    auto created = client_.Create(kube::resources::kConfigMaps, desired);
+    if (created.ok()) {
+      ++counters_.config_map_writes;
+      return Status::Ok();
+    }
+    if (created.status().code() != StatusCode::kAlreadyExists) return created.status();
+    // Our cache lags behind (we wrote it a moment ago, or it lost its label): read it.
+    auto fresh = client_.Get(kube::resources::kConfigMaps, a.metadata.ns, name);
+    if (!fresh.ok()) return fresh.status();
+    if (core::ConfigMapMatches(*fresh, desired)) return Status::Ok();
+    live = std::move(*fresh);
+  }
+  auto updated = client_.Update(kube::resources::kConfigMaps, core::MergeConfigMap(live, desired));
+  if (updated.status().code() == StatusCode::kConflict) {
+    // Someone else wrote it since our cache saw it: one fresh read and retry.
+    auto fresh = client_.Get(kube::resources::kConfigMaps, a.metadata.ns, name);
+    if (!fresh.ok()) return fresh.status();
+    if (core::ConfigMapMatches(*fresh, desired)) return Status::Ok();
+    updated = client_.Update(kube::resources::kConfigMaps, core::MergeConfigMap(*fresh, desired));
+  }
+  if (updated.ok()) ++counters_.config_map_writes;
+  return updated.status();
+}
+
+Status AssignmentReconciler::DeleteLoserConfigMap(const api::Assignment& a) {
+  ObjectPtr cached =
+      view_.GetConfigMap(a.metadata.ns, core::SettingsConfigMapName(a.metadata.name));
+  if (!cached) return Status::Ok();
+  // Only a ConfigMap this assignment controls: never touch one someone else made.
+  bool ours = false;
+  if (auto refs = cached->find("metadata"); refs != cached->end()) {
+    for (const auto& ref : refs->value("ownerReferences", nlohmann::json::array())) {
+      if (ref.value("uid", "") == a.metadata.uid && ref.value("controller", false)) ours = true;
+    }
+  }
+  if (!ours) return Status::Ok();
+  kube::DeleteOptions options;
+  options.precondition_uid = cached->at("metadata").value("uid", "");
+  Status s = client_.Delete(kube::resources::kConfigMaps, a.metadata.ns,
+                            core::SettingsConfigMapName(a.metadata.name), options);
+  if (s.code() == StatusCode::kNotFound) return Status::Ok();
+  if (s.ok()) {
+    ++counters_.config_map_writes;
+    spdlog::info("{} lost its binding; removed its settings ConfigMap", Key(a.metadata));
+  }
+  return s;
+}
+
+ReconcileResult AssignmentReconciler::Finalize(const api::Assignment& a) {
+  auto it = std::find(a.metadata.finalizers.begin(), a.metadata.finalizers.end(), api::kFinalizer);
+  if (it == a.metadata.finalizers.end()) return ReconcileResult::Ok();
+  // The ConfigMap sink needs no clean-up (garbage collection removes it). External sinks undo
+  // their effect here before the finalizer goes.
+  auto finalizers = a.metadata.finalizers;
+  std::erase(finalizers, std::string(api::kFinalizer));
+  Status s = SetFinalizers(a, std::move(finalizers));
+  if (s.code() == StatusCode::kNotFound) return ReconcileResult::Ok();
+  return s.ok() ? ReconcileResult::Ok() : ReconcileResult::Error(s);
+}
+
+Status AssignmentReconciler::SetFinalizers(const api::Assignment& a,
+                                           std::vector<std::string> finalizers) {
+  // A merge patch replaces the list; the resourceVersion makes it conditional, so a finalizer
+  // another controller added meanwhile is never dropped (409, then a fresh look).
+  nlohmann::json patch = {{"metadata",
+                           {{"resourceVersion", a.metadata.resource_version},
+                            {"finalizers", finalizers.empty() ? nlohmann::json(nullptr)
+                                                              : nlohmann::json(finalizers)}}}};
+  auto r = client_.Patch(kube::resources::kWhatsAppAssignments, a.metadata.ns, a.metadata.name,
+                         kube::PatchType::kMerge, patch);
+  if (r.ok()) ++counters_.finalizer_writes;
+  return r.status();
+}
+
+ReconcileResult AssignmentReconciler::ReconcilePhoneNumber(std::string_view id) {
+  ObjectPtr obj = view_.GetPhoneNumber(id);
+  if (!obj) return ReconcileResult::Ok();
+  auto parsed = api::ParsePhoneNumber(*obj);
+  if (!parsed.ok()) return ReconcileResult::Terminal(parsed.status());
+  std::optional<api::PhoneAssignmentRef> holder;
+  std::vector<core::AssignmentSummary> users = Summaries(view_.AssignmentsByPhone(id));
+  if (!users.empty()) {
+    // Everyone using the number is in one component: resolving from any of them will do.
+    std::vector<core::AssignmentSummary> component = Component(users.front());
+    std::vector<core::BindingOutcome> outcomes = core::ResolveBindings(component);
+    holder = core::PhoneHolder(id, component, outcomes);
+  }
+  api::PhoneNumberStatus desired =
+      core::DesiredPhoneNumberStatus(parsed->status, std::nullopt, holder);
+  if (core::StatusEquals(parsed->status, desired)) return ReconcileResult::Ok();
+  auto written = client_.UpdateStatus(
+      kube::resources::kWhatsAppPhoneNumbers,
+      StatusBody(api::kPhoneNumberKind, parsed->metadata, api::ToJson(desired)));
+  if (!written.ok()) return ReconcileResult::Error(written.status());
+  ++counters_.status_writes;
+  return ReconcileResult::Ok();
+}
+
+std::vector<std::string> AssignmentReconciler::KeysForAssignmentChange(
+    const nlohmann::json* old_obj, const nlohmann::json* new_obj) const {
+  std::optional<core::AssignmentSummary> before, after;
+  std::string key;
+  if (old_obj != nullptr) {
+    if (auto p = api::ParseAssignment(*old_obj); p.ok()) before = core::Summarize(*p);
+    key = kube::ObjectKey(*old_obj);
+  }
+  if (new_obj != nullptr) {
+    if (auto p = api::ParseAssignment(*new_obj); p.ok()) after = core::Summarize(*p);
+    key = kube::ObjectKey(*new_obj);
+  }
+  std::vector<std::string> keys = {key};
+  if (old_obj != nullptr && new_obj != nullptr && before == after) return keys;
+  std::set<std::string> seen = {key};
+  for (const auto& s : {before, after}) {
+    if (!s) continue;
+    for (const auto& peers :
+         {view_.AssignmentsByPhone(s->phone_number_id), view_.AssignmentsByTenant(s->tenant_id)}) {
+      for (const auto& peer : peers) {
+        std::string k = kube::ObjectKey(*peer);
+        if (seen.insert(k).second) keys.push_back(std::move(k));
+      }
+    }
+    std::string phone_key = PhoneKey(s->phone_number_id);
+    if (seen.insert(phone_key).second) keys.push_back(std::move(phone_key));
+  }
+  return keys;
+}
+
+std::string AssignmentReconciler::KeyForConfigMap(const nlohmann::json& config_map) {
+  auto meta = config_map.find("metadata");
+  if (meta == config_map.end()) return "";
+  for (const auto& ref : meta->value("ownerReferences", nlohmann::json::array())) {
+    if (ref.value("kind", "") == api::kAssignmentKind && ref.value("controller", false) &&
+        ref.value("apiVersion", "").rfind(std::string(api::kGroup) + "/", 0) == 0) {
+      return meta->value("namespace", "") + "/" + ref.value("name", "");
+    }
+  }
+  return "";
+}
+
+std::vector<std::string> AssignmentReconciler::KeysForPhoneNumber(
+    const nlohmann::json& phone_number) const {
+  std::string id = kube::ObjectName(phone_number);
+  std::vector<std::string> keys = {PhoneKey(id)};
+  for (const auto& a : view_.AssignmentsByPhone(id)) keys.push_back(kube::ObjectKey(*a));
+  return keys;
+}
+
+}  // namespace waop::controller

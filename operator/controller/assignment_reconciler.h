@@ -1,0 +1,87 @@
+// The WhatsAppAssignment reconciler: level-based, like kube-rs's `reconcile(object, ctx)`. It
+// reads only the informers' caches (ClusterView), lets the pure core decide (binding, desired
+// ConfigMap, desired status), and writes only what differs:
+//   - the settings ConfigMap of a bound assignment (create, or update of the fields we own);
+//   - deletion of a loser's own settings ConfigMap (a loser writes no settings);
+//   - the status, through /status with the cached resourceVersion (a 409 requeues);
+//   - an Event when the Ready condition changes (aggregated by EventRecorder);
+//   - WhatsAppPhoneNumber.status.assignment, kept in step with the binding (keys "phone:<id>").
+// A reconcile with nothing to do makes no request at all.
+//
+// Keys: "namespace/name" for assignments, "phone:<id>" for inventory objects.
+//
+// Thread-safety: Reconcile may run on several workers at once (never for one key at once, the
+// work queue guarantees it). Borrows view, client, recorder and clock; they must outlive it.
+#pragma once
+
+#include <atomic>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/types.h"
+#include "common/clock.h"
+#include "controller/cluster_view.h"
+#include "controller/event_recorder.h"
+#include "controller/workqueue.h"
+#include "core/binding.h"
+#include "kube/client.h"
+
+namespace waop::controller {
+
+struct ReconcilerOptions {
+  // A sink with external effects to undo (the tenant service) needs the finalizer. Without
+  // one, no finalizer is added and a stale one of ours is removed.
+  bool use_finalizer = false;
+};
+
+// Reconcile writes, counted for tests and metrics.
+struct ReconcileCounters {
+  std::atomic<int64_t> config_map_writes{0};
+  std::atomic<int64_t> status_writes{0};
+  std::atomic<int64_t> finalizer_writes{0};
+};
+
+class AssignmentReconciler {
+ public:
+  AssignmentReconciler(const ClusterView& view, kube::Client& client, EventRecorder& events,
+                       const Clock& clock, ReconcilerOptions options = {});
+
+  ReconcileResult Reconcile(const std::string& key);
+
+  // "phone:<id>".
+  static std::string PhoneKey(std::string_view phone_number_id);
+  // The keys an assignment change must wake: the assignment itself and, when what the binding
+  // rule reads changed (or on add/delete), every assignment sharing its old or new phone number
+  // or tenant, and the inventory keys of both numbers. `old_obj` null on add, `new_obj` null on
+  // delete. Reads the view, which already holds the new state.
+  std::vector<std::string> KeysForAssignmentChange(const nlohmann::json* old_obj,
+                                                   const nlohmann::json* new_obj) const;
+  // The owning assignment's key for a settings ConfigMap, or "" when it has none.
+  static std::string KeyForConfigMap(const nlohmann::json& config_map);
+  // The inventory key and the keys of every assignment using the number.
+  std::vector<std::string> KeysForPhoneNumber(const nlohmann::json& phone_number) const;
+
+  const ReconcileCounters& counters() const { return counters_; }
+
+ private:
+  ReconcileResult ReconcileAssignment(const nlohmann::json& object);
+  ReconcileResult ReconcilePhoneNumber(std::string_view id);
+  ReconcileResult Finalize(const api::Assignment& assignment);
+  // Returns the settings outcome: OK, a conflict worth retrying, or the failure.
+  Status SyncConfigMap(const api::Assignment& assignment,
+                       const std::optional<std::string>& meta_display);
+  Status DeleteLoserConfigMap(const api::Assignment& assignment);
+  std::vector<core::AssignmentSummary> Component(const core::AssignmentSummary& seed) const;
+  Status SetFinalizers(const api::Assignment& assignment, std::vector<std::string> finalizers);
+
+  const ClusterView& view_;
+  kube::Client& client_;
+  EventRecorder& events_;
+  const Clock& clock_;
+  const ReconcilerOptions options_;
+  ReconcileCounters counters_;
+};
+
+}  // namespace waop::controller
