@@ -82,7 +82,9 @@ std::vector<BindingOutcome> ResolveBindings(std::span<const AssignmentSummary> a
 
 // The outcome for `target` when resolved together with `others` (typically its component). An
 // entry of `others` with the same namespace/name as `target` is replaced by `target`, so this
-// also answers "what would happen if this object were applied" for the admission webhook.
+// also answers "what would happen if this object were applied" for the admission webhook. For a
+// CREATE, the object has no creationTimestamp yet: set target.creation_timestamp to now, or it
+// sorts as the oldest of all and would "win" against the existing holder.
 BindingOutcome ResolveOne(const AssignmentSummary& target,
                           std::span<const AssignmentSummary> others);
 
