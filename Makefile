@@ -7,7 +7,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 DEPS := g++ cmake ninja-build pkg-config libcpprest-dev libyaml-cpp-dev nlohmann-json3-dev \
         libspdlog-dev libssl-dev libgtest-dev libgmock-dev python3-yaml python3-jsonschema \
-        clang-format openssl
+        clang-format openssl lua5.4
 
 .PHONY: all deps build build-asan test test-fast bench format clean
 
