@@ -280,6 +280,30 @@ TEST(BindingTest, SeedVersionReplacesStoredVersion) {
   EXPECT_EQ(o.holder->name, "a");
 }
 
+TEST(BindingTest, AdmissionOfANewObjectLosesToTheExistingHolder) {
+  // The webhook sees a CREATE before the API server stamps creationTimestamp: it uses now.
+  std::vector<AssignmentSummary> stored = {Make("n", "holder", 100, "t1", "111")};
+  AssignmentSummary incoming = Make("a", "newcomer", 0, "t2", "111");
+  incoming.creation_timestamp = At(5000);
+  BindingOutcome o = ResolveOne(incoming, stored);
+  EXPECT_EQ(o.state, BindingState::kDuplicatePhoneNumber);
+  EXPECT_EQ(o.holder->name, "holder");
+}
+
+TEST(BindingTest, ComponentReachesThroughDeletingMembers) {
+  // b is being deleted: it holds nothing, but it is still returned so the caller sees it.
+  std::vector<AssignmentSummary> all = {Make("n", "a", 1, "t1", "111"),
+                                        Make("n", "b", 2, "t2", "111"),
+                                        Make("n", "c", 3, "t2", "222")};
+  all[1].deleting = true;
+  Indexes idx(all);
+  std::vector<AssignmentSummary> comp = ConnectedComponent(all[0], idx.Phone(), idx.Tenant());
+  EXPECT_EQ(comp.size(), 3u);
+  std::map<std::string, BindingOutcome> part = ByKey(comp);
+  EXPECT_EQ(part.at("n/b").state, BindingState::kReleasing);
+  EXPECT_EQ(part.at("n/c").state, BindingState::kBound);
+}
+
 TEST(BindingTest, ResolveOneReplacesSameObject) {
   std::vector<AssignmentSummary> others = {Make("n", "a", 1, "t1", "111"),
                                            Make("n", "b", 2, "t2", "222")};
