@@ -7,7 +7,7 @@
 namespace waop::controller {
 namespace {
 
-// client-go's JitterFactor for a candidate's retries.
+// client-go's JitterFactor, used in its check that a leader has time to renew.
 constexpr double kJitterFactor = 1.2;
 // Longest real sleep of the elector thread between checks of the (possibly fake) clock.
 constexpr auto kMaxSleep = std::chrono::seconds(1);
@@ -42,6 +42,10 @@ Result<std::unique_ptr<LeaderElector>> LeaderElector::Create(LeaseClient& client
     return invalid("renew deadline (" + std::to_string(config.renew_deadline.count()) +
                    " ms) must be greater than 1.2 x retry period (" +
                    std::to_string(config.retry_period.count()) + " ms)");
+  }
+  if (!(config.jitter_factor >= 0.0 && config.jitter_factor <= 10.0)) {
+    return invalid("jitter factor must be between 0 and 10, got " +
+                   std::to_string(config.jitter_factor));
   }
   if (config.lease_duration.count() % 1000 != 0) {
     return invalid("lease duration must be whole seconds (Lease.spec.leaseDurationSeconds)");
@@ -132,7 +136,7 @@ std::string LeaderElector::CurrentLeader() const {
 }
 
 MonoTime::duration LeaderElector::Jittered(std::chrono::milliseconds period) {
-  const double extra = static_cast<double>(period.count()) * kJitterFactor * random_();
+  const double extra = static_cast<double>(period.count()) * config_.jitter_factor * random_();
   return std::chrono::duration_cast<MonoTime::duration>(
       period + std::chrono::duration<double, std::milli>(extra));
 }

@@ -10,7 +10,7 @@
 //   - Take the lease when it is free (empty holder), expired, or already ours, by an Update that
 //     carries the observed resourceVersion; a Conflict means someone else wrote first and we
 //     simply retry later.
-//   - A candidate retries every retry_period * (1 + 1.2 * r); a leader renews every
+//   - A candidate retries every retry_period * (1 + jitter_factor * r); a leader renews every
 //     retry_period and stops leading when no renew has succeeded for renew_deadline. That is
 //     stricter than client-go (which starts counting at the first failed attempt) and still
 //     leaves lease_duration - renew_deadline of margin before a standby may take over.
@@ -78,6 +78,12 @@ struct LeaderElectionConfig {
   std::chrono::milliseconds lease_duration = std::chrono::seconds(15);
   std::chrono::milliseconds renew_deadline = std::chrono::seconds(10);
   std::chrono::milliseconds retry_period = std::chrono::seconds(2);
+  // A candidate waits retry_period * (1 + jitter_factor * r), r uniform in [0, 1), between
+  // tries, so replicas do not poll in lockstep. client-go uses 1.2, but with a 2 s retry period
+  // that allows waits of up to 4.4 s after a Release(), which breaks the SIGTERM handover
+  // within 3 s that SPEC section 6 asks for; 0.5 still spreads replicas over 2-3 s and bounds
+  // the handover at 3 s plus one API round trip.
+  double jitter_factor = 0.5;
   // Seed for retry jitter; 0 = random.
   std::uint64_t jitter_seed = 0;
 };
@@ -93,7 +99,7 @@ class LeaderElector {
  public:
   // InvalidArgument naming the field when the config is unusable: empty namespace, name or
   // identity; non-positive durations; lease_duration <= renew_deadline; renew_deadline <=
-  // 1.2 * retry_period (client-go's constraints).
+  // 1.2 * retry_period (client-go's constraints); jitter_factor outside [0, 10].
   static Result<std::unique_ptr<LeaderElector>> Create(LeaseClient& client,
                                                        LeaderElectionConfig config,
                                                        const Clock& clock,
