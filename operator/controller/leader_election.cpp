@@ -149,7 +149,12 @@ MonoTime LeaderElector::Tick() {
     const MonoTime start = clock_.Mono();
     if (start < next_step_) return next_step_;
     const std::string before = CurrentLeader();
-    const bool holding = TryAcquireOrRenew();
+    const Status attempt = TryAcquireOrRenew();
+    const bool holding = attempt.ok();
+    const bool held_by_other = attempt.code() == StatusCode::kFailedPrecondition;
+    if (!holding && !held_by_other && callbacks_.on_error) {
+      events.push_back([this, attempt] { callbacks_.on_error(attempt); });
+    }
     const MonoTime now = clock_.Mono();
     {
       std::lock_guard state(state_mu_);
@@ -167,7 +172,9 @@ MonoTime LeaderElector::Tick() {
         next_step_ = now + config_.retry_period;
       } else if (leading_) {
         const MonoTime deadline = last_renew_ + config_.renew_deadline;
-        if (now >= deadline) {
+        // Someone else holding the lease (we were partitioned, or an admin edited it) ends our
+        // leadership at once; errors only once the renew deadline has passed.
+        if (held_by_other || now >= deadline) {
           leading_ = false;
           if (callbacks_.on_stopped_leading) events.push_back(callbacks_.on_stopped_leading);
           next_step_ = now + Jittered(config_.retry_period);
@@ -190,7 +197,7 @@ void LeaderElector::Observe(const LeaseRecord& record, MonoTime now) {
   observed_time_ = now;
 }
 
-bool LeaderElector::TryAcquireOrRenew() {
+Status LeaderElector::TryAcquireOrRenew() {
   const WallTime now_wall = clock_.Now();
   const std::string& ns = config_.lease_namespace;
   const std::string& name = config_.lease_name;
@@ -199,16 +206,16 @@ bool LeaderElector::TryAcquireOrRenew() {
 
   auto got = client_.Get(ns, name);
   if (!got.ok()) {
-    if (got.status().code() != StatusCode::kNotFound) return false;
+    if (got.status().code() != StatusCode::kNotFound) return got.status().WithPrefix("get lease");
     LeaseRecord fresh;
     fresh.holder_identity = config_.identity;
     fresh.lease_duration_seconds = duration_seconds;
     fresh.acquire_time = now_wall;
     fresh.renew_time = now_wall;
     auto created = client_.Create(ns, name, fresh);
-    if (!created.ok()) return false;
+    if (!created.ok()) return created.status().WithPrefix("create lease");
     Observe(*created, clock_.Mono());
-    return true;
+    return Status::Ok();
   }
   const LeaseRecord& old = *got;
   if (!observed_ || !(*observed_ == old)) Observe(old, clock_.Mono());
@@ -216,7 +223,8 @@ bool LeaderElector::TryAcquireOrRenew() {
   const bool ours = old.holder_identity == config_.identity;
   if (!old.holder_identity.empty() && !ours &&
       observed_time_ + std::chrono::seconds(old.lease_duration_seconds) > clock_.Mono()) {
-    return false;  // held by someone else, not expired as we see it
+    // Held by someone else and not expired as we see it: the normal standby state.
+    return Status::FailedPrecondition("lease held by " + old.holder_identity);
   }
 
   LeaseRecord next;
@@ -232,9 +240,10 @@ bool LeaderElector::TryAcquireOrRenew() {
   }
   next.resource_version = old.resource_version;
   auto updated = client_.Update(ns, name, next);
-  if (!updated.ok()) return false;  // Conflict: someone wrote first; others: transient
+  // Conflict: someone wrote first (we retry with a fresh Get); others: transient.
+  if (!updated.ok()) return updated.status().WithPrefix("update lease");
   Observe(*updated, clock_.Mono());
-  return true;
+  return Status::Ok();
 }
 
 }  // namespace waop::controller

@@ -93,6 +93,9 @@ struct LeaderCallbacks {
   std::function<void()> on_stopped_leading;
   // The holder we observe changed (including to ourselves); empty identity = lease released.
   std::function<void(const std::string& identity)> on_new_leader;
+  // A Lease call failed (including Conflict); for logging. Called on every failed attempt,
+  // i.e. at most once per retry period.
+  std::function<void(const Status& error)> on_error;
 };
 
 class LeaderElector {
@@ -130,8 +133,9 @@ class LeaderElector {
  private:
   LeaderElector(LeaseClient& client, LeaderElectionConfig config, const Clock& clock,
                 LeaderCallbacks callbacks);
-  // One Get/Create/Update round; true if we hold the lease afterwards. Called with op_mu_.
-  bool TryAcquireOrRenew();
+  // One Get/Create/Update round. OK if we hold the lease afterwards; FailedPrecondition if
+  // another live holder has it; otherwise the LeaseClient's error. Called with op_mu_.
+  Status TryAcquireOrRenew();
   void Observe(const LeaseRecord& record, MonoTime now);
   MonoTime::duration Jittered(std::chrono::milliseconds period);
   void Loop();

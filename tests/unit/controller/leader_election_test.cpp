@@ -219,6 +219,38 @@ TEST(LeaderElectionTest, ClientErrorsLoseLeadershipAfterRenewDeadline) {
   EXPECT_NE(a.elector->IsLeader(), b.elector->IsLeader());
 }
 
+TEST(LeaderElectionTest, LeaseTakenByAnotherHolderEndsLeadershipAtOnce) {
+  FakeClock clock;
+  FakeLeaseClient client;
+  Candidate a(client, clock, "a");
+  a.elector->Tick();
+  ASSERT_TRUE(a.elector->IsLeader());
+  LeaseRecord intruder;
+  intruder.holder_identity = "intruder";
+  intruder.lease_duration_seconds = 15;
+  client.Put(kNs, kName, intruder);
+  RunFor(clock, milliseconds(2100), {&a});
+  EXPECT_FALSE(a.elector->IsLeader());
+  EXPECT_EQ(a.stopped.load(), 1);
+  EXPECT_EQ(a.elector->CurrentLeader(), "intruder");
+}
+
+TEST(LeaderElectionTest, ErrorsAreReportedToOnError) {
+  FakeClock clock;
+  FakeLeaseClient client;
+  std::vector<Status> errors;
+  LeaderCallbacks callbacks;
+  callbacks.on_error = [&](const Status& s) { errors.push_back(s); };
+  auto elector = LeaderElector::Create(client, {kNs, kName, "a"}, clock, callbacks);
+  ASSERT_TRUE(elector.ok());
+  client.FailNext(1, Status::Unavailable("connection refused"));
+  (*elector)->Tick();
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].code(), StatusCode::kUnavailable);
+  EXPECT_EQ(errors[0].message(), "get lease: connection refused");
+  EXPECT_FALSE((*elector)->IsLeader());
+}
+
 TEST(LeaderElectionTest, TransientErrorsWithinDeadlineKeepLeadership) {
   FakeClock clock;
   FakeLeaseClient client;
