@@ -34,6 +34,12 @@ std::multimap<std::string, std::string> ParseQuery(std::string_view query) {
   return out;
 }
 
+// Ports opened by HttpServers in this process. cpprestsdk's Linux listener shares one acceptor
+// per port within a process, and a failed second open() on a port tears down the first
+// listener's registration; so a clash inside the process is refused before cpprest sees it.
+std::mutex g_ports_mu;
+std::set<std::uint16_t> g_ports;
+
 }  // namespace
 
 std::string BindAddress::ToString() const {
@@ -132,14 +138,24 @@ class HttpServer::Impl {
 
   Status Listen(const BindAddress& address, bool metrics, bool health) {
     const std::string url = "http://" + address.ToString();
+    {
+      std::lock_guard lock(g_ports_mu);
+      if (!g_ports.insert(address.port).second) {
+        return Status::Unavailable("cannot listen on " + address.ToString() +
+                                   ": port already served by this process");
+      }
+    }
     try {
       auto listener = std::make_unique<http_listener>(url);
       listener->support([this, metrics, health](http_request request) {
         Handle(std::move(request), metrics, health);
       });
       listener->open().wait();
+      std::lock_guard lock(mu_);
       listeners_.push_back(std::move(listener));
     } catch (const std::exception& e) {
+      std::lock_guard lock(g_ports_mu);
+      g_ports.erase(address.port);
       return Status::Unavailable("cannot listen on " + address.ToString() + ": " + e.what());
     }
     return Status::Ok();
@@ -157,6 +173,8 @@ class HttpServer::Impl {
       } catch (const std::exception& e) {
         spdlog::warn("closing HTTP listener: {}", e.what());
       }
+      std::lock_guard lock(g_ports_mu);
+      g_ports.erase(static_cast<std::uint16_t>(listener->uri().port()));
     }
   }
 

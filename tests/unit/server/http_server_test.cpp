@@ -177,7 +177,28 @@ TEST(HttpServerTest, OneListenerWhenAddressesAreEqual) {
   EXPECT_EQ(HttpGet(metrics_port, "/readyz").status, 200);
 }
 
-TEST(HttpServerTest, BusyPortIsAnErrorNamingTheAddress) {
+TEST(HttpServerTest, PortTakenByAnotherSocketIsAnErrorNamingTheAddress) {
+  // Another "process" holds a loopback port: a listening socket.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(::listen(fd, 1), 0);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const std::uint16_t port = ntohs(addr.sin_port);
+  Registry registry;
+  HttpServerOptions clash;
+  clash.metrics = {"127.0.0.1", port};
+  auto server = HttpServer::Start(clash, &registry, nullptr);
+  ::close(fd);
+  ASSERT_FALSE(server.ok());
+  EXPECT_EQ(server.status().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(server.status().message(), HasSubstr("127.0.0.1:" + std::to_string(port)));
+}
+
+TEST(HttpServerTest, SecondServerOnAPortOfThisProcessIsRefusedAndFirstKeepsServing) {
   Registry registry;
   HealthChecks checks;
   std::uint16_t metrics_port = 0, health_port = 0;
@@ -187,8 +208,13 @@ TEST(HttpServerTest, BusyPortIsAnErrorNamingTheAddress) {
   clash.health = {"127.0.0.1", health_port};
   auto second = HttpServer::Start(clash, &registry, &checks);
   ASSERT_FALSE(second.ok());
-  EXPECT_EQ(second.status().code(), StatusCode::kUnavailable);
-  EXPECT_THAT(second.status().message(), HasSubstr("127.0.0.1:" + std::to_string(health_port)));
+  EXPECT_THAT(second.status().message(), HasSubstr("already served by this process"));
+  EXPECT_EQ(HttpGet(health_port, "/healthz").status, 200) << "the first server must keep serving";
+  // After Stop() the port can be served again.
+  first->Stop();
+  auto again = HttpServer::Start(clash, &registry, &checks);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(HttpGet(health_port, "/healthz").status, 200);
 }
 
 }  // namespace
