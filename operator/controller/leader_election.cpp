@@ -20,6 +20,68 @@ void Run(const Events& events) {
 
 }  // namespace
 
+nlohmann::json LeaseToJson(const std::string& ns, const std::string& name,
+                           const LeaseRecord& record) {
+  nlohmann::json lease = {{"apiVersion", "coordination.k8s.io/v1"},
+                          {"kind", "Lease"},
+                          {"metadata", {{"name", name}, {"namespace", ns}}}};
+  if (!record.resource_version.empty()) {
+    lease["metadata"]["resourceVersion"] = record.resource_version;
+  }
+  nlohmann::json spec = {{"holderIdentity", record.holder_identity},
+                         {"leaseDurationSeconds", record.lease_duration_seconds},
+                         {"leaseTransitions", record.lease_transitions}};
+  if (record.acquire_time) spec["acquireTime"] = FormatRfc3339Micro(*record.acquire_time);
+  if (record.renew_time) spec["renewTime"] = FormatRfc3339Micro(*record.renew_time);
+  lease["spec"] = std::move(spec);
+  return lease;
+}
+
+Result<LeaseRecord> LeaseFromJson(const nlohmann::json& lease) {
+  LeaseRecord record;
+  if (!lease.is_object()) return Status::InvalidArgument("Lease: expected a JSON object");
+  if (auto meta = lease.find("metadata"); meta != lease.end() && meta->is_object()) {
+    if (auto rv = meta->find("resourceVersion"); rv != meta->end()) {
+      if (!rv->is_string()) {
+        return Status::InvalidArgument("Lease metadata.resourceVersion: expected a string");
+      }
+      record.resource_version = rv->get<std::string>();
+    }
+  }
+  auto spec_it = lease.find("spec");
+  if (spec_it == lease.end() || spec_it->is_null()) return record;
+  const auto& spec = *spec_it;
+  if (!spec.is_object()) return Status::InvalidArgument("Lease spec: expected an object");
+  if (auto f = spec.find("holderIdentity"); f != spec.end() && !f->is_null()) {
+    if (!f->is_string()) {
+      return Status::InvalidArgument("Lease spec.holderIdentity: expected a string");
+    }
+    record.holder_identity = f->get<std::string>();
+  }
+  for (auto [key, target] : {std::pair{"leaseDurationSeconds", &record.lease_duration_seconds},
+                             std::pair{"leaseTransitions", &record.lease_transitions}}) {
+    if (auto f = spec.find(key); f != spec.end() && !f->is_null()) {
+      if (!f->is_number_integer()) {
+        return Status::InvalidArgument(std::string("Lease spec.") + key + ": expected an integer");
+      }
+      *target = f->get<int>();
+    }
+  }
+  for (auto [key, target] : {std::pair{"acquireTime", &record.acquire_time},
+                             std::pair{"renewTime", &record.renew_time}}) {
+    if (auto f = spec.find(key); f != spec.end() && !f->is_null()) {
+      if (!f->is_string()) {
+        return Status::InvalidArgument(std::string("Lease spec.") + key +
+                                       ": expected an RFC 3339 string");
+      }
+      auto t = ParseRfc3339(f->get<std::string>());
+      if (!t.ok()) return t.status().WithPrefix(std::string("Lease spec.") + key);
+      *target = *t;
+    }
+  }
+  return record;
+}
+
 Result<std::unique_ptr<LeaderElector>> LeaderElector::Create(LeaseClient& client,
                                                              LeaderElectionConfig config,
                                                              const Clock& clock,

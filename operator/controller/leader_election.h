@@ -33,6 +33,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <thread>
@@ -55,6 +56,15 @@ struct LeaseRecord {
 
   friend bool operator==(const LeaseRecord&, const LeaseRecord&) = default;
 };
+
+// A whole coordination.k8s.io/v1 Lease object for `record` (for a kube-client adapter's
+// Create/Update bodies): metadata.name/namespace, metadata.resourceVersion when set, and the spec
+// with times as MicroTime ("2026-11-26T10:00:00.123456Z").
+nlohmann::json LeaseToJson(const std::string& ns, const std::string& name,
+                           const LeaseRecord& record);
+// The record in a Lease object as the API server returns it. Absent spec fields take their zero
+// values. InvalidArgument naming the field when one has the wrong type or a bad time.
+Result<LeaseRecord> LeaseFromJson(const nlohmann::json& lease);
 
 // The few Lease operations the election needs; the kube layer adapts its client to this.
 // Implementations should bound each call (a request timeout well under renew_deadline).

@@ -291,6 +291,42 @@ TEST(LeaderElectionTest, RejectsInvalidConfigNamingTheField) {
   EXPECT_THAT(make(c).message(), ::testing::HasSubstr("whole seconds"));
 }
 
+TEST(LeaseJsonTest, RoundTripsAndWritesKubernetesShape) {
+  LeaseRecord record;
+  record.holder_identity = "pod-a_1234";
+  record.lease_duration_seconds = 15;
+  record.acquire_time = *ParseRfc3339("2026-11-26T10:00:00.123456Z");
+  record.renew_time = *ParseRfc3339("2026-11-26T10:00:02.5Z");
+  record.lease_transitions = 3;
+  record.resource_version = "42";
+  const auto json = LeaseToJson("ops", "whatsapp-operator", record);
+  EXPECT_EQ(json.dump(),
+            R"({"apiVersion":"coordination.k8s.io/v1","kind":"Lease","metadata":{"name":)"
+            R"("whatsapp-operator","namespace":"ops","resourceVersion":"42"},"spec":)"
+            R"({"acquireTime":"2026-11-26T10:00:00.123456Z","holderIdentity":"pod-a_1234",)"
+            R"("leaseDurationSeconds":15,"leaseTransitions":3,)"
+            R"("renewTime":"2026-11-26T10:00:02.500000Z"}})");
+  auto back = LeaseFromJson(json);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(*back, record);
+  // A fresh Lease without spec fields reads as free.
+  auto empty = LeaseFromJson(nlohmann::json::parse(R"({"metadata":{"resourceVersion":"7"}})"));
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(empty->holder_identity, "");
+  EXPECT_EQ(empty->resource_version, "7");
+  EXPECT_FALSE(empty->renew_time.has_value());
+}
+
+TEST(LeaseJsonTest, RejectsWrongTypesNamingTheField) {
+  auto bad_duration =
+      LeaseFromJson(nlohmann::json::parse(R"({"spec":{"leaseDurationSeconds":"15"}})"));
+  EXPECT_THAT(bad_duration.status().message(),
+              ::testing::HasSubstr("spec.leaseDurationSeconds: expected an integer"));
+  auto bad_time = LeaseFromJson(nlohmann::json::parse(R"({"spec":{"renewTime":"yesterday"}})"));
+  EXPECT_THAT(bad_time.status().message(), ::testing::HasSubstr("spec.renewTime"));
+  EXPECT_FALSE(LeaseFromJson(nlohmann::json::array()).ok());
+}
+
 TEST(LeaderElectionTest, ThreadedHandoverOnReleaseIsQuick) {
   FakeLeaseClient client;
   const Clock& clock = RealClock::Get();
