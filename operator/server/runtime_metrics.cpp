@@ -109,4 +109,14 @@ void ControllerMetrics::WatchQueue(const controller::WorkQueue* queue) {
   watched_->queue = queue;
 }
 
+Result<Gauge*> LeaderElectionStatusGauge(Registry& registry, const std::string& lease_name) {
+  auto family = registry.AddGauge(
+      "leader_election_master_status",
+      "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 "
+      "indicates master. 'name' is the string used to identify the lease.",
+      {"name"});
+  if (!family.ok()) return family.status();
+  return &(*family)->WithLabels({lease_name});
+}
+
 }  // namespace waop::server

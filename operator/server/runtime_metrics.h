@@ -88,4 +88,8 @@ class ControllerMetrics {
   std::shared_ptr<Watched> watched_ = std::make_shared<Watched>();
 };
 
+// client-go's leader_election_master_status{name}: set it to 1 in on_started_leading and 0 in
+// on_stopped_leading. `lease_name` is the --leader-election-id. Errors as Registry::AddGauge.
+Result<Gauge*> LeaderElectionStatusGauge(Registry& registry, const std::string& lease_name);
+
 }  // namespace waop::server

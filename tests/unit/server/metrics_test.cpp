@@ -157,5 +157,16 @@ TEST(ControllerMetricsTest, RecordsQueueAndReconcileMetricsUnderControllerRuntim
   (*metrics)->WatchQueue(nullptr);
 }
 
+TEST(ControllerMetricsTest, LeaderElectionStatusGauge) {
+  Registry registry;
+  auto gauge = LeaderElectionStatusGauge(registry, "whatsapp-operator");
+  ASSERT_TRUE(gauge.ok());
+  EXPECT_THAT(registry.Expose(),
+              HasSubstr("leader_election_master_status{name=\"whatsapp-operator\"} 0\n"));
+  (*gauge)->Set(1);
+  EXPECT_THAT(registry.Expose(),
+              HasSubstr("leader_election_master_status{name=\"whatsapp-operator\"} 1\n"));
+}
+
 }  // namespace
 }  // namespace waop::server
