@@ -1,0 +1,81 @@
+#include "kube/store.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+namespace waop::kube {
+namespace {
+
+using nlohmann::json;
+
+ObjectPtr Obj(const std::string& ns, const std::string& name, const std::string& phone) {
+  return std::make_shared<const json>(
+      json{{"metadata", {{"namespace", ns}, {"name", name}}}, {"spec", {{"phone", phone}}}});
+}
+
+std::vector<std::string> Phone(const json& o) { return {o["spec"]["phone"].get<std::string>()}; }
+
+TEST(StoreTest, IndexesFollowUpdatesAndDeletes) {
+  Store store;
+  ASSERT_TRUE(store.AddIndex("phone", Phone).ok());
+  EXPECT_EQ(store.AddIndex("phone", Phone).code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(store.Upsert(Obj("a", "x", "1")), nullptr);
+  store.Upsert(Obj("b", "y", "1"));
+  store.Upsert(Obj("b", "z", "2"));
+  auto ones = store.ByIndex("phone", "1");
+  ASSERT_TRUE(ones.ok());
+  ASSERT_EQ(ones->size(), 2u);
+  EXPECT_EQ((*ones)[0]->at("metadata").at("name"), "x");
+
+  auto old = store.Upsert(Obj("a", "x", "2"));  // x moves to phone 2
+  ASSERT_NE(old, nullptr);
+  EXPECT_EQ(old->at("spec").at("phone"), "1");
+  EXPECT_EQ(store.ByIndex("phone", "1")->size(), 1u);
+  EXPECT_EQ(store.ByIndex("phone", "2")->size(), 2u);
+  ASSERT_NE(store.Remove("b/z"), nullptr);
+  EXPECT_EQ(store.ByIndex("phone", "2")->size(), 1u);
+  EXPECT_EQ(store.Remove("b/z"), nullptr);
+  EXPECT_EQ(store.ByIndex("nope", "1").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store.AddIndex("late", Phone).code(), StatusCode::kFailedPrecondition);
+
+  EXPECT_EQ(store.Size(), 2u);
+  EXPECT_NE(store.Get("a", "x"), nullptr);
+  EXPECT_EQ(store.ListNamespace("b").size(), 1u);
+  EXPECT_EQ(store.Keys(), (std::vector<std::string>{"a/x", "b/y"}));
+}
+
+TEST(StoreTest, ReadersKeepTheirSnapshot) {
+  Store store;
+  store.Upsert(Obj("a", "x", "1"));
+  ObjectPtr held = store.Get("a/x");
+  store.Upsert(Obj("a", "x", "2"));
+  EXPECT_EQ(held->at("spec").at("phone"), "1");
+  EXPECT_EQ(store.Get("a/x")->at("spec").at("phone"), "2");
+}
+
+TEST(StoreTest, ConcurrentReadersAndWriter) {
+  Store store;
+  ASSERT_TRUE(store.AddIndex("phone", Phone).ok());
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    for (int i = 0; i < 2000; ++i) {
+      store.Upsert(Obj("ns", "o" + std::to_string(i % 50), std::to_string(i % 7)));
+      if (i % 3 == 0) store.Remove("ns/o" + std::to_string((i + 1) % 50));
+    }
+    done = true;
+  });
+  std::size_t reads = 0;
+  while (!done) {
+    for (const auto& o : store.List())
+      reads += o->at("metadata").at("name").get<std::string>().size();
+    auto r = store.ByIndex("phone", "3");
+    ASSERT_TRUE(r.ok());
+  }
+  writer.join();
+  EXPECT_GT(reads + 1, 0u);
+  EXPECT_LE(store.Size(), 50u);
+}
+
+}  // namespace
+}  // namespace waop::kube
