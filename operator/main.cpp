@@ -1,0 +1,37 @@
+// whatsapp-operator: flags in, exit code out. Everything else is in app/.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "app/options.h"
+#include "app/run.h"
+#include "server/logging.h"
+#include "server/signals.h"
+
+#ifndef WAOP_VERSION
+#define WAOP_VERSION "dev"
+#endif
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  auto options = waop::app::ParseOptions(args);
+  if (!options.ok()) {
+    std::fprintf(stderr, "whatsapp-operator: %s\n", options.status().message().c_str());
+    return 2;
+  }
+  if (options->show_help) {
+    std::fputs(waop::app::Usage().c_str(), stdout);
+    return 0;
+  }
+  if (options->show_version) {
+    std::printf("whatsapp-operator %s\n", WAOP_VERSION);
+    return 0;
+  }
+  waop::server::SetUpLogging(options->logging);
+  auto signals = waop::server::SignalHandler::Install();
+  if (!signals.ok()) {
+    std::fprintf(stderr, "whatsapp-operator: %s\n", signals.status().message().c_str());
+    return 1;
+  }
+  return waop::app::Run(*options, **signals);
+}

@@ -1,0 +1,471 @@
+// The reconciler against an in-memory cache view and a strict mock of the Kubernetes client:
+// every request it makes is one the test expects, so "a reconcile with nothing to do writes
+// nothing" is checked by the mock failing on any call.
+#include "controller/assignment_reconciler.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "api/json.h"
+#include "core/settings.h"
+
+namespace waop::controller {
+namespace {
+
+using ::testing::_;
+using ::testing::AllOf;
+using ::testing::Eq;
+using ::testing::HasSubstr;
+using ::testing::Invoke;
+using ::testing::Return;
+using ::testing::StrictMock;
+using json = nlohmann::json;
+
+class MockClient : public kube::Client {
+ public:
+  MOCK_METHOD(Result<json>, Get, (const kube::ResourceType&, std::string_view, std::string_view),
+              (override));
+  MOCK_METHOD(Result<kube::ListResult>, List,
+              (const kube::ResourceType&, std::string_view, const kube::ListOptions&), (override));
+  MOCK_METHOD(Result<json>, Create, (const kube::ResourceType&, const json&), (override));
+  MOCK_METHOD(Result<json>, Update, (const kube::ResourceType&, const json&), (override));
+  MOCK_METHOD(Result<json>, UpdateStatus, (const kube::ResourceType&, const json&), (override));
+  MOCK_METHOD(Result<json>, Patch,
+              (const kube::ResourceType&, std::string_view, std::string_view, kube::PatchType,
+               const json&, std::string_view),
+              (override));
+  MOCK_METHOD(Status, Delete,
+              (const kube::ResourceType&, std::string_view, std::string_view,
+               const kube::DeleteOptions&),
+              (override));
+  MOCK_METHOD(Result<std::unique_ptr<kube::WatchStream>>, Watch,
+              (const kube::ResourceType&, std::string_view, const kube::WatchOptions&), (override));
+};
+
+MATCHER_P(IsType, resource, "") { return arg.resource == resource; }
+
+// The informers' caches, in memory.
+class MemoryView : public ClusterView {
+ public:
+  void PutAssignment(json obj) {
+    assignments_[obj["metadata"]["namespace"].get<std::string>() + "/" +
+                 obj["metadata"]["name"].get<std::string>()] = std::make_shared<json>(obj);
+  }
+  void PutConfigMap(json obj) {
+    config_maps_[obj["metadata"]["namespace"].get<std::string>() + "/" +
+                 obj["metadata"]["name"].get<std::string>()] = std::make_shared<json>(obj);
+  }
+  void PutPhoneNumber(json obj) {
+    phones_[obj["metadata"]["name"].get<std::string>()] = std::make_shared<json>(obj);
+  }
+  ObjectPtr GetAssignment(std::string_view key) const override {
+    return Find(assignments_, std::string(key));
+  }
+  std::vector<ObjectPtr> AssignmentsByPhone(std::string_view id) const override {
+    return BySpec("phoneNumberId", id);
+  }
+  std::vector<ObjectPtr> AssignmentsByTenant(std::string_view id) const override {
+    return BySpec("tenantId", id);
+  }
+  ObjectPtr GetConfigMap(std::string_view ns, std::string_view name) const override {
+    return Find(config_maps_, std::string(ns) + "/" + std::string(name));
+  }
+  ObjectPtr GetPhoneNumber(std::string_view id) const override {
+    return Find(phones_, std::string(id));
+  }
+
+ private:
+  static ObjectPtr Find(const std::map<std::string, ObjectPtr>& m, const std::string& k) {
+    auto it = m.find(k);
+    return it == m.end() ? nullptr : it->second;
+  }
+  std::vector<ObjectPtr> BySpec(const char* field, std::string_view id) const {
+    std::vector<ObjectPtr> out;
+    for (const auto& [k, v] : assignments_) {
+      if ((*v)["spec"].value(field, "") == id) out.push_back(v);
+    }
+    return out;
+  }
+  std::map<std::string, ObjectPtr> assignments_, config_maps_, phones_;
+};
+
+json Assignment(const std::string& name, const std::string& tenant, const std::string& phone,
+                const std::string& created, const std::string& tenant_name = "") {
+  json spec = {{"tenantId", tenant},
+               {"phoneNumberId", phone},
+               {"enabled", true},
+               {"defaultLanguage", "es"},
+               {"displayPhoneNumber", "+34 612 345 678"}};
+  if (!tenant_name.empty()) spec["tenantName"] = tenant_name;
+  return {{"apiVersion", "whatsapp.bakery-ia.io/v1alpha1"},
+          {"kind", "WhatsAppAssignment"},
+          {"metadata",
+           {{"name", name},
+            {"namespace", "bakery-ia"},
+            {"uid", "uid-" + name},
+            {"resourceVersion", "10"},
+            {"generation", 1},
+            {"creationTimestamp", created}}},
+          {"spec", spec}};
+}
+
+class ReconcilerTest : public ::testing::Test {
+ protected:
+  ReconcilerTest() : recorder_(client_, clock_, "whatsapp-operator", "test") {}
+
+  AssignmentReconciler Reconciler(ReconcilerOptions options = {}) {
+    return AssignmentReconciler(view_, client_, recorder_, clock_, options);
+  }
+  // What the API server stores after a /status write: the cache the next reconcile sees.
+  void StoreStatus(const json& body) {
+    auto key = "bakery-ia/" + body["metadata"]["name"].get<std::string>();
+    json obj = *view_.GetAssignment(key);
+    obj["status"] = body["status"];
+    obj["metadata"]["resourceVersion"] = "11";
+    view_.PutAssignment(obj);
+  }
+
+  FakeClock clock_;
+  StrictMock<MockClient> client_;
+  MemoryView view_;
+  EventRecorder recorder_;
+};
+
+TEST_F(ReconcilerTest, NewAssignmentWritesSettingsThenStatusThenNothingMore) {
+  view_.PutAssignment(Assignment("san-juan", "t-1", "123456789012345", "2026-11-01T10:00:00Z",
+                                 "Panadería San Juan"));
+  json created_cm, status_body;
+  EXPECT_CALL(client_, Create(IsType("configmaps"), _))
+      .WillOnce(Invoke([&](const kube::ResourceType&, const json& cm) -> Result<json> {
+        created_cm = cm;
+        return cm;
+      }));
+  EXPECT_CALL(client_, UpdateStatus(IsType("whatsappassignments"), _))
+      .WillOnce(Invoke([&](const kube::ResourceType&, const json& body) -> Result<json> {
+        status_body = body;
+        return body;
+      }));
+  json event;
+  EXPECT_CALL(client_, Create(IsType("events"), _))
+      .WillOnce(Invoke([&](const kube::ResourceType&, const json& e) -> Result<json> {
+        event = e;
+        return e;
+      }));
+  auto r = Reconciler();
+  auto result = r.Reconcile("bakery-ia/san-juan");
+  EXPECT_EQ(result.kind, ReconcileResult::Kind::kOk) << result.error.ToString();
+
+  EXPECT_EQ(created_cm["metadata"]["name"], "whatsapp-settings-san-juan");
+  EXPECT_EQ(created_cm["data"]["notification_settings.json"],
+            "{\"whatsapp_enabled\":true,\"whatsapp_phone_number_id\":\"123456789012345\","
+            "\"whatsapp_display_phone_number\":\"+34 612 345 678\","
+            "\"whatsapp_default_language\":\"es\"}");
+  EXPECT_EQ(status_body["metadata"]["resourceVersion"], "10");
+  const json& ready = status_body["status"]["conditions"][0];
+  EXPECT_EQ(ready["type"], "Ready");
+  EXPECT_EQ(ready["status"], "True");
+  EXPECT_EQ(ready["reason"], "Bound");
+  EXPECT_EQ(ready["message"],
+            "Phone number +34 612 345 678 assigned to tenant 'Panadería San Juan'");
+  EXPECT_EQ(status_body["status"]["settingsConfigMap"], "whatsapp-settings-san-juan");
+  EXPECT_EQ(event["type"], "Normal");
+  EXPECT_EQ(event["reason"], "Bound");
+  EXPECT_EQ(event["involvedObject"]["uid"], "uid-san-juan");
+  EXPECT_EQ(r.counters().config_map_writes, 1);
+  EXPECT_EQ(r.counters().status_writes, 1);
+
+  // The watch brings both writes back into the cache: the next reconcile makes no request
+  // (the strict mock fails the test on any call).
+  view_.PutConfigMap(created_cm);
+  StoreStatus(status_body);
+  clock_.Advance(std::chrono::minutes(5));
+  EXPECT_EQ(r.Reconcile("bakery-ia/san-juan").kind, ReconcileResult::Kind::kOk);
+}
+
+TEST_F(ReconcilerTest, ForeignLabelsOnTheConfigMapCauseNoWrite) {
+  auto a = Assignment("goiko", "t-2", "222", "2026-11-01T10:00:00Z");
+  view_.PutAssignment(a);
+  auto parsed = api::ParseAssignment(a);
+  ASSERT_TRUE(parsed.ok());
+  json cm = core::DesiredConfigMap(*parsed);
+  cm["metadata"]["labels"]["team"] = "bakers";
+  cm["metadata"]["annotations"] = {{"note", "added by someone else"}};
+  cm["metadata"]["resourceVersion"] = "12";
+  view_.PutConfigMap(cm);
+  json status_body;
+  EXPECT_CALL(client_, UpdateStatus(_, _))
+      .WillOnce(Invoke([&](const kube::ResourceType&, const json& body) -> Result<json> {
+        status_body = body;
+        return body;
+      }));
+  EXPECT_CALL(client_, Create(IsType("events"), _)).WillOnce(Return(json::object()));
+  auto r = Reconciler();
+  EXPECT_EQ(r.Reconcile("bakery-ia/goiko").kind, ReconcileResult::Kind::kOk);
+  EXPECT_EQ(r.counters().config_map_writes, 0);
+}
+
+TEST_F(ReconcilerTest, ChangedSettingsUpdateOnlyOwnedFieldsWithTheResourceVersion) {
+  auto a = Assignment("goiko", "t-2", "222", "2026-11-01T10:00:00Z");
+  view_.PutAssignment(a);
+  auto parsed = api::ParseAssignment(a);
+  json cm = core::DesiredConfigMap(*parsed);
+  cm["data"]["notification_settings.json"] = "{\"old\":true}";
+  cm["metadata"]["labels"]["team"] = "bakers";
+  cm["metadata"]["resourceVersion"] = "12";
+  view_.PutConfigMap(cm);
+  json updated;
+  EXPECT_CALL(client_, Update(IsType("configmaps"), _))
+      .WillOnce(Invoke([&](const kube::ResourceType&, const json& body) -> Result<json> {
+        updated = body;
+        return body;
+      }));
+  EXPECT_CALL(client_, UpdateStatus(_, _)).WillOnce(Return(json::object()));
+  EXPECT_CALL(client_, Create(IsType("events"), _)).WillOnce(Return(json::object()));
+  auto r = Reconciler();
+  EXPECT_EQ(r.Reconcile("bakery-ia/goiko").kind, ReconcileResult::Kind::kOk);
+  EXPECT_EQ(updated["metadata"]["resourceVersion"], "12");
+  EXPECT_EQ(updated["metadata"]["labels"]["team"], "bakers");
+  EXPECT_THAT(updated["data"]["notification_settings.json"].get<std::string>(),
+              HasSubstr("\"whatsapp_phone_number_id\":\"222\""));
+}
+
+TEST_F(ReconcilerTest, DuplicateWritesNoSettingsAndNamesTheHolder) {
+  view_.PutAssignment(
+      Assignment("san-juan", "t-1", "123", "2026-11-01T10:00:00Z", "Panadería San Juan"));
+  view_.PutAssignment(Assignment("copycat", "t-9", "123", "2026-11-02T10:00:00Z", "Copycat"));
+  json status_body, event;
+  EXPECT_CALL(client_, UpdateStatus(_, _))
+      .WillOnce(Invoke([&](const kube::ResourceType&, const json& body) -> Result<json> {
+        status_body = body;
+        return body;
+      }));
+  EXPECT_CALL(client_, Create(IsType("events"), _))
+      .WillOnce(Invoke([&](const kube::ResourceType&, const json& e) -> Result<json> {
+        event = e;
+        return e;
+      }));
+  auto r = Reconciler();
+  EXPECT_EQ(r.Reconcile("bakery-ia/copycat").kind, ReconcileResult::Kind::kOk);
+  const std::string expected =
+      "Phone number +34 612 345 678 already assigned to tenant 'Panadería San Juan' "
+      "(bakery-ia/san-juan)";
+  bool stalled = false;
+  for (const auto& c : status_body["status"]["conditions"]) {
+    if (c["type"] == "Ready") {
+      EXPECT_EQ(c["status"], "False");
+      EXPECT_EQ(c["reason"], "DuplicatePhoneNumber");
+      EXPECT_EQ(c["message"], expected);
+    }
+    if (c["type"] == "Stalled") {
+      stalled = true;
+      EXPECT_EQ(c["status"], "True");
+      EXPECT_EQ(c["reason"], "DuplicatePhoneNumber");
+    }
+  }
+  EXPECT_TRUE(stalled);
+  EXPECT_FALSE(status_body["status"].contains("settingsConfigMap"));
+  EXPECT_EQ(event["type"], "Warning");
+  EXPECT_EQ(event["message"], expected);
+}
+
+TEST_F(ReconcilerTest, LoserLosesItsOwnConfigMapButNeverAForeignOne) {
+  view_.PutAssignment(Assignment("first", "t-1", "123", "2026-11-01T10:00:00Z"));
+  auto late = Assignment("late", "t-2", "123", "2026-11-02T10:00:00Z");
+  view_.PutAssignment(late);
+  auto parsed = api::ParseAssignment(late);
+  json cm = core::DesiredConfigMap(*parsed);  // written while it briefly held the number
+  cm["metadata"]["uid"] = "cm-uid";
+  view_.PutConfigMap(cm);
+  kube::DeleteOptions seen;
+  EXPECT_CALL(client_,
+              Delete(IsType("configmaps"), Eq("bakery-ia"), Eq("whatsapp-settings-late"), _))
+      .WillOnce(Invoke([&](const kube::ResourceType&, std::string_view, std::string_view,
+                           const kube::DeleteOptions& o) {
+        seen = o;
+        return Status::Ok();
+      }));
+  EXPECT_CALL(client_, UpdateStatus(_, _)).WillOnce(Return(json::object()));
+  EXPECT_CALL(client_, Create(IsType("events"), _)).WillOnce(Return(json::object()));
+  EXPECT_EQ(Reconciler().Reconcile("bakery-ia/late").kind, ReconcileResult::Kind::kOk);
+  EXPECT_EQ(seen.precondition_uid, "cm-uid");
+
+  // A ConfigMap of that name the assignment does not control is left alone.
+  cm["metadata"]["ownerReferences"] = json::array();
+  view_.PutConfigMap(cm);
+  json with_status = late;
+  ::testing::Mock::VerifyAndClearExpectations(&client_);
+  EXPECT_CALL(client_, UpdateStatus(_, _)).WillOnce(Return(json::object()));
+  EXPECT_CALL(client_, Create(IsType("events"), _)).WillOnce(Return(json::object()));
+  EventRecorder fresh(client_, clock_, "whatsapp-operator", "test2");
+  AssignmentReconciler r2(view_, client_, fresh, clock_);
+  EXPECT_EQ(r2.Reconcile("bakery-ia/late").kind, ReconcileResult::Kind::kOk);
+}
+
+TEST_F(ReconcilerTest, FailedSettingsWriteIsReportedAndRetried) {
+  view_.PutAssignment(Assignment("goiko", "t-2", "222", "2026-11-01T10:00:00Z"));
+  EXPECT_CALL(client_, Create(IsType("configmaps"), _))
+      .WillOnce(
+          Return(Status::Unavailable("the server is currently unable to handle the request")));
+  json status_body;
+  EXPECT_CALL(client_, UpdateStatus(_, _))
+      .WillOnce(Invoke([&](const kube::ResourceType&, const json& body) -> Result<json> {
+        status_body = body;
+        return body;
+      }));
+  EXPECT_CALL(client_, Create(IsType("events"), _)).WillOnce(Return(json::object()));
+  auto result = Reconciler().Reconcile("bakery-ia/goiko");
+  EXPECT_EQ(result.kind, ReconcileResult::Kind::kError);
+  const json& ready = status_body["status"]["conditions"][0];
+  EXPECT_EQ(ready["reason"], "SettingsSyncFailed");
+  EXPECT_THAT(ready["message"].get<std::string>(), HasSubstr("unable to handle the request"));
+}
+
+TEST_F(ReconcilerTest, StatusConflictRequeuesWithBackoff) {
+  view_.PutAssignment(Assignment("goiko", "t-2", "222", "2026-11-01T10:00:00Z"));
+  EXPECT_CALL(client_, Create(IsType("configmaps"), _)).WillOnce(Return(json::object()));
+  EXPECT_CALL(client_, UpdateStatus(_, _))
+      .WillOnce(Return(Status::Conflict("the object has been modified")));
+  auto result = Reconciler().Reconcile("bakery-ia/goiko");
+  EXPECT_EQ(result.kind, ReconcileResult::Kind::kError);
+  EXPECT_EQ(result.error.code(), StatusCode::kConflict);
+}
+
+TEST_F(ReconcilerTest, CacheLagOnCreateReadsInsteadOfWritingTwice) {
+  auto a = Assignment("goiko", "t-2", "222", "2026-11-01T10:00:00Z");
+  view_.PutAssignment(a);
+  json live = core::DesiredConfigMap(*api::ParseAssignment(a));
+  EXPECT_CALL(client_, Create(IsType("configmaps"), _))
+      .WillOnce(Return(Status::AlreadyExists("configmaps \"whatsapp-settings-goiko\" exists")));
+  EXPECT_CALL(client_, Get(IsType("configmaps"), Eq("bakery-ia"), Eq("whatsapp-settings-goiko")))
+      .WillOnce(Return(live));
+  EXPECT_CALL(client_, UpdateStatus(_, _)).WillOnce(Return(json::object()));
+  EXPECT_CALL(client_, Create(IsType("events"), _)).WillOnce(Return(json::object()));
+  auto r = Reconciler();
+  EXPECT_EQ(r.Reconcile("bakery-ia/goiko").kind, ReconcileResult::Kind::kOk);
+  EXPECT_EQ(r.counters().config_map_writes, 0);
+}
+
+TEST_F(ReconcilerTest, FinalizerOnlyWithAnExternalSinkAndRemovedOnDelete) {
+  auto a = Assignment("goiko", "t-2", "222", "2026-11-01T10:00:00Z");
+  a["metadata"]["finalizers"] = {"whatsapp.bakery-ia.io/finalizer"};
+  a["metadata"]["deletionTimestamp"] = "2026-11-03T10:00:00Z";
+  view_.PutAssignment(a);
+  json patch;
+  EXPECT_CALL(client_, Patch(IsType("whatsappassignments"), Eq("bakery-ia"), Eq("goiko"),
+                             kube::PatchType::kMerge, _, _))
+      .WillOnce(Invoke([&](const kube::ResourceType&, std::string_view, std::string_view,
+                           kube::PatchType, const json& p, std::string_view) -> Result<json> {
+        patch = p;
+        return p;
+      }));
+  EXPECT_EQ(Reconciler().Reconcile("bakery-ia/goiko").kind, ReconcileResult::Kind::kOk);
+  EXPECT_TRUE(patch["metadata"]["finalizers"].is_null());
+  EXPECT_EQ(patch["metadata"]["resourceVersion"], "10");
+
+  // Being deleted without our finalizer: nothing to do, nothing written.
+  a["metadata"].erase("finalizers");
+  view_.PutAssignment(a);
+  EXPECT_EQ(Reconciler().Reconcile("bakery-ia/goiko").kind, ReconcileResult::Kind::kOk);
+
+  // A live assignment gets the finalizer only when a sink needs it.
+  auto b = Assignment("nuria", "t-3", "333", "2026-11-01T10:00:00Z");
+  view_.PutAssignment(b);
+  EXPECT_CALL(client_, Patch(IsType("whatsappassignments"), Eq("bakery-ia"), Eq("nuria"),
+                             kube::PatchType::kMerge, _, _))
+      .WillOnce(Invoke([&](const kube::ResourceType&, std::string_view, std::string_view,
+                           kube::PatchType, const json& p, std::string_view) -> Result<json> {
+        patch = p;
+        return p;
+      }));
+  EXPECT_EQ(Reconciler({.use_finalizer = true}).Reconcile("bakery-ia/nuria").kind,
+            ReconcileResult::Kind::kOk);
+  EXPECT_EQ(patch["metadata"]["finalizers"], json::array({"whatsapp.bakery-ia.io/finalizer"}));
+}
+
+TEST_F(ReconcilerTest, GoneObjectIsDone) {
+  EXPECT_EQ(Reconciler().Reconcile("bakery-ia/nobody").kind, ReconcileResult::Kind::kOk);
+  EXPECT_EQ(Reconciler().Reconcile("phone:999").kind, ReconcileResult::Kind::kOk);
+}
+
+TEST_F(ReconcilerTest, ChangesWakeThePeersThatShareANumberOrTenant) {
+  auto holder = Assignment("first", "t-1", "123", "2026-11-01T10:00:00Z");
+  auto waiting = Assignment("second", "t-2", "123", "2026-11-02T10:00:00Z");
+  auto same_tenant = Assignment("third", "t-1", "999", "2026-11-03T10:00:00Z");
+  view_.PutAssignment(waiting);
+  view_.PutAssignment(same_tenant);
+  auto r = Reconciler();
+  // The holder was deleted: everyone sharing its number or tenant, and the number's inventory.
+  auto keys = r.KeysForAssignmentChange(&holder, nullptr);
+  EXPECT_THAT(keys, ::testing::UnorderedElementsAre("bakery-ia/first", "bakery-ia/second",
+                                                    "bakery-ia/third", "phone:123"));
+  // A status-only update wakes only the object itself.
+  auto with_status = waiting;
+  with_status["status"] = {{"observedGeneration", 1}};
+  EXPECT_THAT(r.KeysForAssignmentChange(&waiting, &with_status),
+              ::testing::ElementsAre("bakery-ia/second"));
+  // Moving to another number wakes the peers of the old and the new number.
+  auto moved = waiting;
+  moved["spec"]["phoneNumberId"] = "999";
+  view_.PutAssignment(moved);
+  EXPECT_THAT(
+      r.KeysForAssignmentChange(&waiting, &moved),
+      ::testing::IsSupersetOf({"bakery-ia/second", "bakery-ia/third", "phone:123", "phone:999"}));
+}
+
+TEST_F(ReconcilerTest, PhoneNumberInventoryShowsItsHolder) {
+  view_.PutAssignment(
+      Assignment("first", "t-1", "123", "2026-11-01T10:00:00Z", "Panadería San Juan"));
+  view_.PutAssignment(Assignment("second", "t-2", "123", "2026-11-02T10:00:00Z"));
+  view_.PutPhoneNumber({{"apiVersion", "whatsapp.bakery-ia.io/v1alpha1"},
+                        {"kind", "WhatsAppPhoneNumber"},
+                        {"metadata", {{"name", "123"}, {"resourceVersion", "5"}, {"uid", "p"}}},
+                        {"status", {{"qualityRating", "GREEN"}}}});
+  json body;
+  EXPECT_CALL(client_, UpdateStatus(IsType("whatsappphonenumbers"), _))
+      .WillOnce(Invoke([&](const kube::ResourceType&, const json& b) -> Result<json> {
+        body = b;
+        return b;
+      }));
+  EXPECT_EQ(Reconciler().Reconcile("phone:123").kind, ReconcileResult::Kind::kOk);
+  EXPECT_EQ(body["metadata"]["resourceVersion"], "5");
+  EXPECT_EQ(body["status"]["assignment"]["name"], "first");
+  EXPECT_EQ(body["status"]["assignment"]["tenantName"], "Panadería San Juan");
+  EXPECT_EQ(body["status"]["qualityRating"], "GREEN");
+}
+
+TEST_F(ReconcilerTest, ConfigMapsMapToTheirOwner) {
+  auto a = Assignment("goiko", "t-2", "222", "2026-11-01T10:00:00Z");
+  json cm = core::DesiredConfigMap(*api::ParseAssignment(a));
+  EXPECT_EQ(AssignmentReconciler::KeyForConfigMap(cm), "bakery-ia/goiko");
+  cm["metadata"]["ownerReferences"] = json::array();
+  EXPECT_EQ(AssignmentReconciler::KeyForConfigMap(cm), "");
+}
+
+TEST_F(ReconcilerTest, RepeatedEventsAreAggregatedIntoOne) {
+  json obj = Assignment("goiko", "t-2", "222", "2026-11-01T10:00:00Z");
+  json created, patch;
+  EXPECT_CALL(client_, Create(IsType("events"), _))
+      .WillOnce(Invoke([&](const kube::ResourceType&, const json& e) -> Result<json> {
+        created = e;
+        return e;
+      }));
+  EXPECT_CALL(client_, Patch(IsType("events"), Eq("bakery-ia"), _, kube::PatchType::kMerge, _, _))
+      .WillOnce(Invoke([&](const kube::ResourceType&, std::string_view, std::string_view,
+                           kube::PatchType, const json& p, std::string_view) -> Result<json> {
+        patch = p;
+        return p;
+      }));
+  recorder_.Record(obj, "Warning", "DuplicatePhoneNumber", "taken");
+  recorder_.Record(obj, "Warning", "DuplicatePhoneNumber", "taken");
+  EXPECT_EQ(created["count"], 1);
+  EXPECT_EQ(created["metadata"]["name"],
+            EventRecorder::EventName(obj, "Warning", "DuplicatePhoneNumber", "taken"));
+  EXPECT_EQ(patch["count"], 2);
+  EXPECT_NE(EventRecorder::EventName(obj, "Warning", "DuplicatePhoneNumber", "taken"),
+            EventRecorder::EventName(obj, "Warning", "DuplicatePhoneNumber", "other"));
+}
+
+}  // namespace
+}  // namespace waop::controller
