@@ -71,8 +71,12 @@ ReconcileResult AssignmentReconciler::Reconcile(const std::string& key) {
     return ReconcilePhoneNumber(std::string_view(key).substr(kPhoneKeyPrefix.size()));
   }
   ObjectPtr obj = view_.GetAssignment(key);
-  if (!obj) return ReconcileResult::Ok();  // gone; its ConfigMap goes by garbage collection
-  return ReconcileAssignment(*obj);
+  if (!obj) {
+    std::lock_guard lock(own_writes_mu_);
+    own_writes_.erase(key);
+    return ReconcileResult::Ok();  // gone; its ConfigMap goes by garbage collection
+  }
+  return ReconcileAssignment(*Fresher(key, obj));
 }
 
 std::vector<core::AssignmentSummary> AssignmentReconciler::Component(
@@ -145,6 +149,7 @@ ReconcileResult AssignmentReconciler::ReconcileAssignment(const nlohmann::json& 
       return ReconcileResult::Error(written.status());
     }
     ++counters_.status_writes;
+    RememberWrite(Key(a.metadata), a.metadata.resource_version, std::move(*written));
     const api::Condition* before = api::FindCondition(a.status.conditions, api::kConditionReady);
     const api::Condition* after = api::FindCondition(desired.conditions, api::kConditionReady);
     if (after != nullptr &&
@@ -164,7 +169,8 @@ Status AssignmentReconciler::SyncConfigMap(const api::Assignment& a,
                                            const std::optional<std::string>& meta_display) {
   nlohmann::json desired = core::DesiredConfigMap(a, meta_display);
   std::string name = core::SettingsConfigMapName(a.metadata.name);
-  ObjectPtr cached = view_.GetConfigMap(a.metadata.ns, name);
+  std::string write_key = "configmap:" + a.metadata.ns + "/" + name;
+  ObjectPtr cached = Fresher(write_key, view_.GetConfigMap(a.metadata.ns, name));
   nlohmann::json live;
   if (cached) {
     if (core::ConfigMapMatches(*cached, desired)) return Status::Ok();
@@ -173,6 +179,7 @@ Status AssignmentReconciler::SyncConfigMap(const api::Assignment& a,
     auto created = client_.Create(kube::resources::kConfigMaps, desired);
     if (created.ok()) {
       ++counters_.config_map_writes;
+      RememberWrite(write_key, "", std::move(*created));
       return Status::Ok();
     }
     if (created.status().code() != StatusCode::kAlreadyExists) return created.status();
@@ -182,16 +189,20 @@ Status AssignmentReconciler::SyncConfigMap(const api::Assignment& a,
     if (core::ConfigMapMatches(*fresh, desired)) return Status::Ok();
     live = std::move(*fresh);
   }
+  std::string replaced = kube::ObjectResourceVersion(live);
   auto updated = client_.Update(kube::resources::kConfigMaps, core::MergeConfigMap(live, desired));
   if (updated.status().code() == StatusCode::kConflict) {
     // Someone else wrote it since our cache saw it: one fresh read and retry.
     auto fresh = client_.Get(kube::resources::kConfigMaps, a.metadata.ns, name);
     if (!fresh.ok()) return fresh.status();
     if (core::ConfigMapMatches(*fresh, desired)) return Status::Ok();
+    replaced = kube::ObjectResourceVersion(*fresh);
     updated = client_.Update(kube::resources::kConfigMaps, core::MergeConfigMap(*fresh, desired));
   }
-  if (updated.ok()) ++counters_.config_map_writes;
-  return updated.status();
+  if (!updated.ok()) return updated.status();
+  ++counters_.config_map_writes;
+  RememberWrite(write_key, std::move(replaced), std::move(*updated));
+  return Status::Ok();
 }
 
 Status AssignmentReconciler::DeleteLoserConfigMap(const api::Assignment& a) {
@@ -245,8 +256,14 @@ Status AssignmentReconciler::SetFinalizers(const api::Assignment& a,
 }
 
 ReconcileResult AssignmentReconciler::ReconcilePhoneNumber(std::string_view id) {
+  const std::string key = PhoneKey(id);
   ObjectPtr obj = view_.GetPhoneNumber(id);
-  if (!obj) return ReconcileResult::Ok();
+  if (!obj) {
+    std::lock_guard lock(own_writes_mu_);
+    own_writes_.erase(key);
+    return ReconcileResult::Ok();
+  }
+  obj = Fresher(key, obj);
   auto parsed = api::ParsePhoneNumber(*obj);
   if (!parsed.ok()) return ReconcileResult::Terminal(parsed.status());
   std::optional<api::PhoneAssignmentRef> holder;
@@ -265,7 +282,27 @@ ReconcileResult AssignmentReconciler::ReconcilePhoneNumber(std::string_view id) 
       StatusBody(api::kPhoneNumberKind, parsed->metadata, api::ToJson(desired)));
   if (!written.ok()) return ReconcileResult::Error(written.status());
   ++counters_.status_writes;
+  RememberWrite(key, parsed->metadata.resource_version, std::move(*written));
   return ReconcileResult::Ok();
+}
+
+ObjectPtr AssignmentReconciler::Fresher(const std::string& key, ObjectPtr cached) {
+  std::lock_guard lock(own_writes_mu_);
+  auto it = own_writes_.find(key);
+  if (it == own_writes_.end()) return cached;
+  std::string cached_rv = cached ? kube::ObjectResourceVersion(*cached) : "";
+  if (cached_rv == it->second.replaced_resource_version) return it->second.object;
+  own_writes_.erase(it);  // the cache has caught up (or moved on): trust it
+  return cached;
+}
+
+void AssignmentReconciler::RememberWrite(const std::string& key,
+                                         std::string replaced_resource_version,
+                                         nlohmann::json written) {
+  if (kube::ObjectResourceVersion(written).empty()) return;  // nothing to recognise it by
+  std::lock_guard lock(own_writes_mu_);
+  own_writes_[key] = {std::move(replaced_resource_version),
+                      std::make_shared<const nlohmann::json>(std::move(written))};
 }
 
 std::vector<std::string> AssignmentReconciler::KeysForAssignmentChange(

@@ -15,9 +15,11 @@
 #pragma once
 
 #include <atomic>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "api/types.h"
@@ -76,12 +78,27 @@ class AssignmentReconciler {
   std::vector<core::AssignmentSummary> Component(const core::AssignmentSummary& seed) const;
   Status SetFinalizers(const api::Assignment& assignment, std::vector<std::string> finalizers);
 
+  // Our own writes, until the informer shows them. Without this, a reconcile that runs between
+  // our write and its watch event (another informer's event woke it) would compute from the
+  // stale object and write again: a 409 for a status, AlreadyExists for a ConfigMap. Entries
+  // go as soon as the cache holds anything but the version we replaced.
+  struct OwnWrite {
+    std::string replaced_resource_version;  // "" for a create
+    ObjectPtr object;                       // what the API server returned
+  };
+  // `cached` or, while the cache still shows what we replaced, the object we wrote.
+  ObjectPtr Fresher(const std::string& key, ObjectPtr cached);
+  void RememberWrite(const std::string& key, std::string replaced_resource_version,
+                     nlohmann::json written);
+
   const ClusterView& view_;
   kube::Client& client_;
   EventRecorder& events_;
   const Clock& clock_;
   const ReconcilerOptions options_;
   ReconcileCounters counters_;
+  std::mutex own_writes_mu_;
+  std::unordered_map<std::string, OwnWrite> own_writes_;  // guarded by own_writes_mu_
 };
 
 }  // namespace waop::controller

@@ -184,6 +184,44 @@ TEST_F(ReconcilerTest, NewAssignmentWritesSettingsThenStatusThenNothingMore) {
   EXPECT_EQ(r.Reconcile("bakery-ia/san-juan").kind, ReconcileResult::Kind::kOk);
 }
 
+TEST_F(ReconcilerTest, OwnWritesNotYetInTheCacheAreNotWrittenAgain) {
+  view_.PutAssignment(Assignment("san-juan", "t-1", "123", "2026-11-01T10:00:00Z"));
+  EXPECT_CALL(client_, Create(IsType("configmaps"), _))
+      .WillOnce(Invoke([&](const kube::ResourceType&, const json& cm) -> Result<json> {
+        json stored = cm;
+        stored["metadata"]["resourceVersion"] = "20";
+        return stored;
+      }));
+  json written_status;
+  EXPECT_CALL(client_, UpdateStatus(IsType("whatsappassignments"), _))
+      .WillOnce(Invoke([&](const kube::ResourceType&, const json& body) -> Result<json> {
+        json stored = *view_.GetAssignment("bakery-ia/san-juan");
+        stored["status"] = written_status = body["status"];
+        stored["metadata"]["resourceVersion"] = "21";
+        return stored;
+      }));
+  EXPECT_CALL(client_, Create(IsType("events"), _)).WillOnce(Return(json::object()));
+  auto r = Reconciler();
+  EXPECT_EQ(r.Reconcile("bakery-ia/san-juan").kind, ReconcileResult::Kind::kOk);
+  // Woken again before either watch event arrived: the cache still shows the old object and
+  // no ConfigMap, yet nothing is written (the strict mock would fail on any request).
+  EXPECT_EQ(r.Reconcile("bakery-ia/san-juan").kind, ReconcileResult::Kind::kOk);
+  EXPECT_EQ(r.counters().config_map_writes, 1);
+  EXPECT_EQ(r.counters().status_writes, 1);
+
+  // Someone else changed the object since: the cache wins again.
+  json changed = *view_.GetAssignment("bakery-ia/san-juan");
+  changed["metadata"]["resourceVersion"] = "30";
+  changed["status"] = written_status;
+  changed["spec"]["phoneNumberId"] = "456";
+  changed["metadata"]["generation"] = 2;
+  view_.PutAssignment(changed);
+  EXPECT_CALL(client_, Update(IsType("configmaps"), _)).WillOnce(Return(json::object()));
+  EXPECT_CALL(client_, UpdateStatus(IsType("whatsappassignments"), _))
+      .WillOnce(Return(json::object()));
+  EXPECT_EQ(r.Reconcile("bakery-ia/san-juan").kind, ReconcileResult::Kind::kOk);
+}
+
 TEST_F(ReconcilerTest, ForeignLabelsOnTheConfigMapCauseNoWrite) {
   auto a = Assignment("goiko", "t-2", "222", "2026-11-01T10:00:00Z");
   view_.PutAssignment(a);
