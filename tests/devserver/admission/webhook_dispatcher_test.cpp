@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
 #include <thread>
 
@@ -37,6 +38,17 @@ class FakeWebhook {
     if (server.ok()) server_ = std::move(*server);
   }
 
+  // Releases handlers still sleeping, waits for every handler to return, then closes the
+  // listener, so no handler outlives the members it uses.
+  ~FakeWebhook() {
+    std::unique_lock lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+    cv_.wait_for(lock, std::chrono::seconds(30), [this] { return active_ == 0; });
+    lock.unlock();
+    server_.reset();
+  }
+
   std::string url(const std::string& path = "/validate") const { return server_->url() + path; }
   int calls() const { return calls_.load(); }
   json last_request() const {
@@ -51,10 +63,22 @@ class FakeWebhook {
   std::atomic<Mode> mode{Mode::kAllow};
   std::string deny_message = "spec.phoneNumberId 123 is already assigned";
   int deny_code = 0;
-  std::chrono::milliseconds sleep{2500};
+  // Long enough that only the client's timeout can end the call; the destructor cuts it short.
+  std::chrono::milliseconds sleep{15000};
 
  private:
   void Handle(web::http::http_request req) {
+    {
+      std::lock_guard lock(mu_);
+      ++active_;
+    }
+    HandleCounted(std::move(req));
+    std::lock_guard lock(mu_);
+    --active_;
+    cv_.notify_all();
+  }
+
+  void HandleCounted(web::http::http_request req) {
     ++calls_;
     json review;
     try {
@@ -78,9 +102,11 @@ class FakeWebhook {
         response["status"] = {{"message", deny_message}};
         if (deny_code != 0) response["status"]["code"] = deny_code;
         break;
-      case Mode::kSleep:
-        std::this_thread::sleep_for(sleep);
+      case Mode::kSleep: {
+        std::unique_lock lock(mu_);
+        cv_.wait_for(lock, sleep, [this] { return released_; });
         break;
+      }
       case Mode::kWrongUid:
         response["uid"] = "not-the-uid";
         break;
@@ -96,6 +122,9 @@ class FakeWebhook {
   std::unique_ptr<waop::testing::HttpsTestServer> server_;
   std::atomic<int> calls_{0};
   mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool released_ = false;
+  int active_ = 0;
   json last_;
   std::string last_query_;
 };
@@ -221,7 +250,9 @@ TEST_F(DispatcherTest, TimeoutFollowsFailurePolicy) {
   EXPECT_EQ(fail.code, 500);
   EXPECT_EQ(fail.message.rfind("failed calling webhook \"slow\": ", 0), 0u) << fail.message;
   EXPECT_NE(fail.message.find("context deadline exceeded"), std::string::npos) << fail.message;
-  EXPECT_LT(elapsed, std::chrono::milliseconds(2400));  // Gave up before the server answered.
+  // Gave up after about timeoutSeconds, long before the server would have answered (15 s); the
+  // margin is for a loaded machine under ASan.
+  EXPECT_LT(elapsed, std::chrono::seconds(8));
   AdmissionResult ignore = Run(Webhook("slow", "Ignore", 1), Create());
   EXPECT_TRUE(ignore.allowed) << ignore.message;
   EXPECT_EQ(webhook_->calls(), 2);

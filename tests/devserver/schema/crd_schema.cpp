@@ -138,6 +138,13 @@ size_t CodePoints(const std::string& s) {
   return n;
 }
 
+std::string Trim(const std::string& s) {
+  size_t begin = s.find_first_not_of(" \t\n\r");
+  if (begin == std::string::npos) return "";
+  size_t end = s.find_last_not_of(" \t\n\r");
+  return s.substr(begin, end - begin + 1);
+}
+
 std::string FormatNumber(double d) { return GoValue(json(d)); }
 
 FieldCause Cause(std::string reason, std::string message, const FieldPath& path) {
@@ -645,13 +652,15 @@ class Validator {
       // The bad value the apiserver reports is the schema type of the node, not its content.
       json type_name = json(node.type.empty() ? "object" : node.type);
       auto result = rule.program->Evaluate(v, old);
+      // As ruleErrorString in apiextensions: the message when there is one, else the rule.
+      std::string rule_text = Trim(rule.message.empty() ? rule.rule : rule.message);
       if (!result.ok()) {
         out_->push_back(
-            Invalid(at, type_name, result.status().message() + " evaluating rule: " + rule.rule));
+            Invalid(at, type_name, result.status().message() + " evaluating rule: " + rule_text));
         continue;
       }
       if (*result) continue;
-      std::string detail = rule.message.empty() ? "failed rule: " + rule.rule : rule.message;
+      std::string detail = rule.message.empty() ? "failed rule: " + rule_text : rule_text;
       if (rule.reason == "FieldValueForbidden") {
         out_->push_back(Cause("FieldValueForbidden", "Forbidden: " + detail, at));
       } else if (rule.reason == "FieldValueRequired") {

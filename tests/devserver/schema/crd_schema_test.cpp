@@ -353,6 +353,26 @@ TEST(GenericSchemaTest, KeywordsBeyondTheProjectCrds) {
             "Invalid value: \"null\": spec.replicas in body must be of type integer: \"null\"");
 }
 
+TEST(GenericSchemaTest, RuleErrorsAndDefaultMessagesReadLikeTheApiserver) {
+  auto schema = CrdSchema::FromJson(json::parse(R"json({"type": "object",
+      "x-kubernetes-validations": [
+        {"rule": "  self.metadata.name.startsWith('my-prefix') "},
+        {"rule": "self.spec.organization == 'x'", "message": "organization must be x"}],
+      "properties": {"spec": {"type": "object",
+                              "properties": {"organization": {"type": "string"}}}}})json"));
+  ASSERT_TRUE(schema.ok()) << schema.status().ToString();
+  json obj = {{"metadata", {{"name", "other"}}}, {"spec", json::object()}};
+  auto causes = schema->Validate(obj);
+  ASSERT_EQ(causes.size(), 2u);
+  EXPECT_EQ(causes[0], (FieldCause{"FieldValueInvalid",
+                                   "Invalid value: \"object\": failed rule: "
+                                   "self.metadata.name.startsWith('my-prefix')",
+                                   "<nil>"}));
+  EXPECT_EQ(causes[1].message,
+            "Invalid value: \"object\": no such key: organization evaluating rule: organization "
+            "must be x");
+}
+
 TEST(GenericSchemaTest, PruneHonoursPreserveUnknownAndEmbeddedResources) {
   auto schema = CrdSchema::FromJson(GenericSchema());
   ASSERT_TRUE(schema.ok());
