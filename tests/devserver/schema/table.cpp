@@ -1,6 +1,7 @@
 #include "schema/table.h"
 
 #include <cctype>
+#include <optional>
 
 namespace devserver {
 
@@ -183,12 +184,20 @@ std::string CellString(const json& v) {
   return v.dump();
 }
 
-json Cell(const json& column, const json& obj, const waop::Clock& clock) {
-  std::string path = column.value("jsonPath", "");
-  auto results = EvalJsonPath(path, obj);
-  if (!results.ok() || results->empty()) return nullptr;
-  const json& value = (*results)[0];
-  std::string type = column.value("type", "string");
+std::vector<json> EvalSteps(const std::vector<Step>& steps, const json& obj);
+
+// A printer column with its JSONPath parsed once per table, not once per cell.
+struct ParsedColumn {
+  std::string type;
+  std::optional<std::vector<Step>> steps;  // nullopt: the path does not parse; cells are null
+};
+
+json Cell(const ParsedColumn& column, const json& obj, const waop::Clock& clock) {
+  if (!column.steps) return nullptr;
+  std::vector<json> results = EvalSteps(*column.steps, obj);
+  if (results.empty()) return nullptr;
+  const json& value = results[0];
+  const std::string& type = column.type;
   if (value.is_null()) return nullptr;
   if (type == "string") return CellString(value);
   if (type == "integer") {
@@ -209,13 +218,9 @@ json Cell(const json& column, const json& obj, const waop::Clock& clock) {
   return nullptr;
 }
 
-}  // namespace
-
-Result<std::vector<json>> EvalJsonPath(std::string_view path, const json& obj) {
-  auto steps = ParsePath(path);
-  if (!steps.ok()) return steps.status();
+std::vector<json> EvalSteps(const std::vector<Step>& steps, const json& obj) {
   std::vector<const json*> current{&obj};
-  for (const auto& step : *steps) {
+  for (const auto& step : steps) {
     std::vector<const json*> next;
     for (const json* v : current) {
       switch (step.kind) {
@@ -262,6 +267,14 @@ Result<std::vector<json>> EvalJsonPath(std::string_view path, const json& obj) {
   out.reserve(current.size());
   for (const json* v : current) out.push_back(*v);
   return out;
+}
+
+}  // namespace
+
+Result<std::vector<json>> EvalJsonPath(std::string_view path, const json& obj) {
+  auto steps = ParsePath(path);
+  if (!steps.ok()) return steps.status();
+  return EvalSteps(*steps, obj);
 }
 
 std::string HumanDuration(std::chrono::nanoseconds d) {
@@ -328,13 +341,21 @@ json BuildTable(const json& additional_printer_columns, const std::vector<const 
                     {"description", c.value("description", "")},
                     {"priority", c.value("priority", 0)}});
   }
+  std::vector<ParsedColumn> parsed;
+  for (const auto& c : columns) {
+    ParsedColumn p;
+    p.type = c.value("type", "string");
+    auto steps = ParsePath(c.value("jsonPath", ""));
+    if (steps.ok()) p.steps = std::move(*steps);
+    parsed.push_back(std::move(p));
+  }
   json rows = json::array();
   for (const json* obj : objects) {
     if (obj == nullptr) continue;
     json cells = json::array();
     const json* name = Lookup(*obj, {"metadata", "name"});
     cells.push_back(name != nullptr ? *name : json(""));
-    for (const auto& c : columns) cells.push_back(Cell(c, *obj, clock));
+    for (const auto& c : parsed) cells.push_back(Cell(c, *obj, clock));
     json row = {{"cells", cells}};
     if (include_object) {
       row["object"] = *obj;
