@@ -32,6 +32,10 @@ class PcbSink final : public StreamSink {
       : buf_(std::move(buf)) {}
   ~PcbSink() override { Close(); }
 
+  // Never waits on a pplx task: Write runs under the store's lock on a pool thread, and the
+  // task continuations need pool threads too, so waiting could deadlock a small pool. The
+  // producer/consumer buffer copies synchronously; sync() hands the bytes to the reader now
+  // (without it a pending read waits for a full block).
   bool Write(std::string_view bytes) override {
     std::lock_guard lock(mu_);
     if (closed_) return false;
@@ -40,13 +44,8 @@ class PcbSink final : public StreamSink {
         closed_ = true;
         return false;
       }
-      size_t n =
-          buf_.putn_nocopy(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()).get();
-      if (n != bytes.size()) {
-        closed_ = true;
-        return false;
-      }
-      buf_.sync().wait();
+      (void)buf_.putn_nocopy(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+      (void)buf_.sync();
       return true;
     } catch (const std::exception&) {
       closed_ = true;
@@ -56,11 +55,11 @@ class PcbSink final : public StreamSink {
 
   void Close() override {
     std::lock_guard lock(mu_);
-    if (closed_ && closed_out_) return;
+    if (closed_out_) return;
     closed_ = true;
     closed_out_ = true;
     try {
-      buf_.close(std::ios_base::out).wait();
+      (void)buf_.close(std::ios_base::out);
     } catch (const std::exception&) {
     }
   }

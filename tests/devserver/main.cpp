@@ -8,7 +8,11 @@
 #include <iostream>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
+
+// After <utility>: boost/asio (pulled in by threadpool.h) uses std::exchange.
+#include <pplx/threadpool.h>
 
 #include "api_server.h"
 #include "http_adapter.h"
@@ -35,6 +39,8 @@ constexpr const char* kUsage = R"(kube-devserver: an in-memory Kubernetes API se
   --write-error-code C      fault: with 409, 500 or 503 (default 500)
   --write-error-verb V      fault: only this verb (create, update, patch, delete)
   --write-error-resource R  fault: only this resource (e.g. configmaps)
+  --threads N               cpprest worker threads (default 8; fewer switches on small
+                            machines, enough for webhook calls made while serving)
   --help                    this text
 )";
 
@@ -96,6 +102,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> crd_files, load_files;
   bool tls = false;
   std::string token;
+  size_t threads = 8;
   std::vector<std::string> args(argv + 1, argv + argc);
   for (size_t i = 0; i < args.size(); ++i) {
     std::string a = args[i];
@@ -130,6 +137,9 @@ int main(int argc, char** argv) {
     if (a == "--help" || a == "-h") {
       std::cout << kUsage;
       return 0;
+    } else if (a == "--threads") {
+      if (!number(&num) || num < 2 || num > 256) return Fail("--threads: expected 2..256");
+      threads = static_cast<size_t>(num);
     } else if (a == "--tls") {
       tls = true;
     } else if (a == "--port") {
@@ -181,6 +191,8 @@ int main(int argc, char** argv) {
     }
   }
   listen.max_body_bytes = options.max_body_bytes;
+  // Must happen before anything touches cpprest's shared thread pool.
+  crossplat::threadpool::initialize_with_threads(threads);
 
   std::string ca_pem;
   if (tls) {
