@@ -100,6 +100,11 @@ int Run(const Options& o, server::SignalHandler& signals) {
         {{"error", config.status().message()}});
     return 1;
   }
+  // The API token must never reach a log line, whatever logs it by accident.
+  if (config->token_source) {
+    if (auto token = config->token_source->Token(); token.ok()) server::RegisterSecret(*token);
+  }
+  if (!config->client_key_pem.empty()) server::RegisterSecret(config->client_key_pem);
   auto transport = kube::NewCpprestTransport(*config);
   if (!transport.ok()) {
     Log(lvl::err, "cannot set up the Kubernetes client", {{"error", transport.status().message()}});
