@@ -290,6 +290,11 @@ class CpprestTransport final : public HttpTransport {
   // One http_client per timeout value: cpprest's timeout is per client, and a client's
   // connection pool gives keep-alive.
   client::http_client& ClientFor(std::chrono::milliseconds timeout) {
+    // Watches ask for random timeouts; round long ones up to 5-minute steps so that only a
+    // few clients (and connection pools) ever exist.
+    constexpr std::chrono::milliseconds kStep = std::chrono::minutes(5);
+    if (timeout > std::chrono::minutes(1))
+      timeout = ((timeout + kStep - std::chrono::milliseconds(1)) / kStep) * kStep;
     std::lock_guard lock(mu_);
     auto it = clients_.find(timeout.count());
     if (it != clients_.end()) return *it->second;

@@ -25,7 +25,8 @@ struct HttpRequest {
   std::string path;    // absolute path with query: "/api/v1/namespaces/x/configmaps?limit=500"
   HttpHeaders headers;
   std::string body;
-  // For Send: the whole exchange. For Stream: the longest silence between two reads.
+  // The longest silence tolerated: cpprest restarts its timer whenever bytes move, so for a
+  // watch this bounds the gap between two events (or bookmarks), not the whole stream.
   std::chrono::milliseconds timeout{std::chrono::seconds(30)};
 };
 
