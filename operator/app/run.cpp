@@ -181,7 +181,14 @@ int Run(const Options& o, server::SignalHandler& signals) {
   config_maps.AddEventHandler(
       {config_map_changed,
        [&](const kube::ObjectPtr&, const kube::ObjectPtr& obj) { config_map_changed(obj); },
-       config_map_changed});
+       [&](const kube::ObjectPtr& obj) {
+         // Mostly garbage collection after the owner was deleted, whose event arrives on the
+         // assignments watch a moment later. Reconciling at once would find the owner still in
+         // its cache and write the deleted assignment's settings again (a dependent the API
+         // server then has to collect); a pause lets that event land first.
+         std::string key = controller::AssignmentReconciler::KeyForConfigMap(*obj);
+         if (!key.empty()) queue.AddAfter(key, std::chrono::seconds(1));
+       }});
   auto phone_changed = [&](const kube::ObjectPtr& obj) {
     enqueue(reconciler.KeysForPhoneNumber(*obj));
   };
