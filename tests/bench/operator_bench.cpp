@@ -1,0 +1,384 @@
+// whatsapp-operator end to end at scale: 10,000 WhatsAppAssignments preloaded into a TLS
+// kube-devserver (9,900 distinct tenants and numbers, 50 duplicate phone numbers, 50 duplicate
+// tenants, over 4 namespaces), then the operator started cold. Measures the time until every
+// assignment has a Ready condition for its generation, the writes per assignment, the
+// operator's peak RSS, the writes of a full resync by a restarted operator (should be 0), and
+// the floor: a plain client doing the same writes with the same concurrency.
+//
+// Usage: operator_bench [--workers N] [--assignments N]
+// Exits non-zero only when it cannot run or the end state is wrong (not every assignment
+// converged within 300 s, wrong outcomes, failed floor writes), never on a missed target.
+#include <signal.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "api/json.h"
+#include "api/types.h"
+#include "bench_util.h"
+#include "common/clock.h"
+#include "core/binding.h"
+#include "core/settings.h"
+#include "core/status.h"
+#include "harness.h"
+
+namespace {
+
+using nlohmann::json;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using SteadyClock = std::chrono::steady_clock;
+using namespace waop::testing;  // NOLINT(google-build-using-namespace): bench-local
+
+constexpr int kNamespaces = 4;
+constexpr auto kConvergeCap = seconds(300);
+
+struct Plan {
+  int total = 0;
+  int duplicate_phones = 0;
+  int duplicate_tenants = 0;
+  int Bound() const { return total - duplicate_phones - duplicate_tenants; }
+};
+
+std::string Namespace(int i) { return "bench-" + std::to_string(i % kNamespaces); }
+std::string Phone(int i) { return std::to_string(346000000000LL + i); }
+std::string Tenant(int i) { return "tenant-" + std::to_string(i); }
+
+// The YAML preloaded with --load. Duplicates reuse the phone number (or tenant) of an earlier
+// distinct assignment in the same namespace, and their names sort after it, so the holder
+// wins on (creationTimestamp, namespace, name) whatever the load order.
+std::string GenerateYaml(const Plan& plan) {
+  std::string out;
+  out.reserve(static_cast<size_t>(plan.total) * 330);
+  auto add = [&](const std::string& ns, const std::string& name, const std::string& tenant,
+                 const std::string& phone) {
+    out += "---\napiVersion: whatsapp.bakery-ia.io/v1alpha1\nkind: WhatsAppAssignment\n";
+    out += "metadata:\n  name: " + name + "\n  namespace: " + ns + "\n";
+    out += "spec:\n  tenantId: " + tenant + "\n  tenantName: \"Panadería " + tenant + "\"\n";
+    out += "  phoneNumberId: \"" + phone + "\"\n  defaultLanguage: es\n";
+  };
+  const int distinct = plan.Bound();
+  for (int i = 0; i < distinct; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "wa-%05d", i);
+    add(Namespace(i), name, Tenant(i), Phone(i));
+  }
+  for (int d = 0; d < plan.duplicate_phones; ++d) {
+    const int of = d * 2;  // an even distinct assignment
+    char name[48];
+    std::snprintf(name, sizeof name, "wa-%05d-dup-phone", of);
+    add(Namespace(of), name, "dup-tenant-" + std::to_string(d), Phone(of));
+  }
+  for (int d = 0; d < plan.duplicate_tenants; ++d) {
+    const int of = d * 2 + 1;  // an odd one: never the target of a phone duplicate
+    char name[48];
+    std::snprintf(name, sizeof name, "wa-%05d-dup-tenant", of);
+    add(Namespace(of), name, Tenant(of), Phone(distinct + 1000 + d));
+  }
+  return out;
+}
+
+void Fail(const std::string& what) {
+  std::fprintf(stderr, "operator_bench: %s\n", what.c_str());
+  std::exit(1);
+}
+
+// Polls until every assignment converged; returns the seconds from `start` to the census that
+// confirmed it. The cheap /debug/requests count of status writes gates the (larger) paged
+// list, so the list runs only when convergence is possible.
+double WaitConverged(KubeApi& api, OperatorProcess& op, const Plan& plan,
+                     SteadyClock::time_point start) {
+  while (SteadyClock::now() - start < kConvergeCap) {
+    if (!op.process().Running()) Fail("the operator exited:\n" + op.process().Stderr());
+    auto counts = GetRequestCounts(api);
+    if (counts.ok() &&
+        counts->Count("update", "whatsappassignments/status") >= static_cast<long>(plan.total)) {
+      const auto census_at = SteadyClock::now();
+      auto census = CountAssignments(api);
+      if (census.ok() && census->converged == plan.total) {
+        return std::chrono::duration<double>(census_at - start).count();
+      }
+    }
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  auto census = CountAssignments(api);
+  Fail("not every assignment converged within 300 s: " +
+       (census.ok() ? std::to_string(census->converged) + " of " + std::to_string(census->total)
+                    : census.status().message()));
+  return 0;
+}
+
+// Waits until the write counters stop moving for `quiet` (events trail the status writes).
+RequestCounts WaitWritesSettle(KubeApi& api, milliseconds quiet, seconds cap) {
+  const auto start = SteadyClock::now();
+  RequestCounts last;
+  auto last_change = SteadyClock::now();
+  long last_writes = -1;
+  while (SteadyClock::now() - start < cap) {
+    auto counts = GetRequestCounts(api);
+    if (!counts.ok()) Fail("cannot read /debug/requests: " + counts.status().message());
+    if (counts->Writes() != last_writes) {
+      last_writes = counts->Writes();
+      last_change = SteadyClock::now();
+    }
+    last = std::move(*counts);
+    if (SteadyClock::now() - last_change >= quiet) break;
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  return last;
+}
+
+// A restarted operator's first pass: every assignment is enqueued by the initial list. Waits
+// until it reconciled at least `keys` keys and its queue is empty, then returns the seconds.
+double WaitFullPass(OperatorProcess& op, long keys, SteadyClock::time_point start) {
+  while (SteadyClock::now() - start < kConvergeCap) {
+    if (!op.process().Running()) Fail("the operator exited:\n" + op.process().Stderr());
+    auto total = op.ReconcileTotal();
+    auto depth = op.MetricSum("workqueue_depth");
+    auto active = op.MetricSum("controller_runtime_active_workers");
+    if (total && depth && active && *total >= static_cast<double>(keys) && *depth == 0 &&
+        *active == 0) {
+      return SecondsSince(start);
+    }
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  Fail("the restarted operator did not finish a full pass within 300 s");
+  return 0;
+}
+
+struct FloorItem {
+  std::string ns;
+  std::optional<std::string> config_map;  // body of the ConfigMap create, bound ones only
+  std::string status_path;
+  std::string status;  // body of the PUT .../status
+  std::string event;   // body of the Event create
+};
+
+// The same writes the operator makes, built with the same core functions from the objects as
+// listed (so the bodies have the same size and content), before the clock starts.
+std::vector<FloorItem> PlanFloor(KubeApi& api) {
+  auto objects = ListAll(api, "/apis/whatsapp.bakery-ia.io/v1alpha1/whatsappassignments");
+  if (!objects.ok()) Fail("floor: list: " + objects.status().message());
+  for (auto& item : *objects) {
+    // List items may omit apiVersion and kind; the parser wants them.
+    item["apiVersion"] = std::string(waop::api::kApiVersion);
+    item["kind"] = std::string(waop::api::kAssignmentKind);
+  }
+  std::vector<waop::api::Assignment> parsed;
+  std::vector<waop::core::AssignmentSummary> summaries;
+  for (const auto& o : *objects) {
+    auto a = waop::api::ParseAssignment(o);
+    if (!a.ok()) Fail("floor: cannot parse an assignment: " + a.status().message());
+    summaries.push_back(waop::core::Summarize(*a));
+    parsed.push_back(std::move(*a));
+  }
+  std::vector<waop::core::BindingOutcome> outcomes = waop::core::ResolveBindings(summaries);
+  const auto now = waop::RealClock::Get().Now();
+  const std::string now_text = waop::FormatRfc3339(now);
+  std::vector<FloorItem> items;
+  for (size_t i = 0; i < parsed.size(); ++i) {
+    const auto& a = parsed[i];
+    const bool bound = outcomes[i].state == waop::core::BindingState::kBound;
+    FloorItem item;
+    item.ns = a.metadata.ns;
+    if (bound) item.config_map = waop::core::DesiredConfigMap(a, std::nullopt).dump();
+    auto status = waop::core::DesiredStatus(
+        a, outcomes[i],
+        bound ? waop::core::SyncOutcome::Written() : waop::core::SyncOutcome::Pending(),
+        std::nullopt, now);
+    item.status_path = "/apis/whatsapp.bakery-ia.io/v1alpha1/namespaces/" + a.metadata.ns +
+                       "/whatsappassignments/" + a.metadata.name + "/status";
+    item.status = json{{"apiVersion", std::string(waop::api::kApiVersion)},
+                       {"kind", std::string(waop::api::kAssignmentKind)},
+                       {"metadata",
+                        {{"name", a.metadata.name},
+                         {"namespace", a.metadata.ns},
+                         {"resourceVersion", a.metadata.resource_version}}},
+                       {"status", waop::api::ToJson(status)}}
+                      .dump();
+    const auto* ready = waop::api::FindCondition(status.conditions, waop::api::kConditionReady);
+    item.event = json{
+        {"apiVersion", "v1"},
+        {"kind", "Event"},
+        {"metadata", {{"name", a.metadata.name + ".floor"}, {"namespace", a.metadata.ns}}},
+        {"involvedObject",
+         {{"apiVersion", std::string(waop::api::kApiVersion)},
+          {"kind", std::string(waop::api::kAssignmentKind)},
+          {"name", a.metadata.name},
+          {"namespace", a.metadata.ns},
+          {"uid", a.metadata.uid}}},
+        {"type", bound ? "Normal" : "Warning"},
+        {"reason", ready ? ready->reason : ""},
+        {"message", ready ? ready->message : ""},
+        {"source", {{"component", "whatsapp-operator"}}},
+        {"reportingComponent", "whatsapp-operator"},
+        {"reportingInstance", "floor"},
+        {"firstTimestamp", now_text},
+        {"lastTimestamp", now_text},
+        {"count", 1}}.dump();
+    items.push_back(std::move(item));
+  }
+  return items;
+}
+
+// Runs the floor writes with `workers` threads; returns the seconds. Any non-2xx is fatal.
+double RunFloor(KubeApi& api, const std::vector<FloorItem>& items, int workers) {
+  std::atomic<size_t> next{0};
+  std::atomic<long> failures{0};
+  std::string first_failure;
+  std::mutex failure_mu;
+  auto check = [&](const waop::Result<waop::kube::HttpResponse>& r, int want, const char* what) {
+    if (r.ok() && r->status == want) return;
+    if (failures++ == 0) {
+      std::lock_guard lock(failure_mu);
+      first_failure = std::string(what) + ": " +
+                      (r.ok() ? "HTTP " + std::to_string(r->status) + " " + r->body.substr(0, 200)
+                              : r.status().message());
+    }
+  };
+  const auto start = SteadyClock::now();
+  std::vector<std::thread> threads;
+  for (int w = 0; w < workers; ++w) {
+    threads.emplace_back([&] {
+      for (size_t i = next++; i < items.size(); i = next++) {
+        const FloorItem& item = items[i];
+        if (item.config_map) {
+          check(api.Send("POST", "/api/v1/namespaces/" + item.ns + "/configmaps", *item.config_map),
+                201, "ConfigMap create");
+        }
+        check(api.Send("PUT", item.status_path, item.status), 200, "status update");
+        check(api.Send("POST", "/api/v1/namespaces/" + item.ns + "/events", item.event), 201,
+              "Event create");
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  const double took = SecondsSince(start);
+  if (failures > 0) {
+    Fail("floor: " + std::to_string(failures.load()) + " writes failed; first: " + first_failure);
+  }
+  return took;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int workers = 4;
+  Plan plan{10000, 50, 50};
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--workers" && i + 1 < argc) {
+      workers = std::atoi(argv[++i]);
+    } else if (a == "--assignments" && i + 1 < argc) {
+      plan.total = std::atoi(argv[++i]);
+      plan.duplicate_phones = plan.duplicate_tenants = plan.total / 200;
+    } else {
+      Fail("usage: operator_bench [--workers N] [--assignments N]; unknown argument " + a);
+    }
+  }
+  if (workers < 1 || plan.total < 10) Fail("--workers must be >= 1 and --assignments >= 10");
+
+  TempDir dir;
+  const std::string load_file = dir.File("assignments.yaml");
+  WriteFile(load_file, GenerateYaml(plan));
+  std::printf(
+      "operator_bench: %d assignments (%d bound, %d duplicate phone numbers, %d "
+      "duplicate tenants) in %d namespaces, %d workers\n",
+      plan.total, plan.Bound(), plan.duplicate_phones, plan.duplicate_tenants, kNamespaces,
+      workers);
+  std::fflush(stdout);
+
+  double converge_s = 0;
+  long peak_rss_kib = 0;
+  {
+    auto load_start = SteadyClock::now();
+    TlsDevserver devserver({"--load", load_file}, seconds(180));
+    if (!devserver.ok()) Fail("kube-devserver did not start:\n" + devserver.Log());
+    std::printf("  devserver loaded in %.1f s\n", SecondsSince(load_start));
+    auto api_or = KubeApi::FromKubeconfig(devserver.kubeconfig());
+    if (!api_or.ok()) Fail(api_or.status().message());
+    KubeApi& api = **api_or;
+    if (auto s = ResetRequestCounts(api); !s.ok()) Fail(s.message());
+
+    // 1. Cold start to convergence.
+    const auto start = SteadyClock::now();
+    auto op = std::make_unique<OperatorProcess>(
+        "operator", devserver.kubeconfig(),
+        std::vector<std::string>{"--max-concurrent-reconciles", std::to_string(workers)},
+        dir.path());
+    converge_s = WaitConverged(api, *op, plan, start);
+    std::printf("converged %d assignments in %.1f s (target < 30 s)\n", plan.total, converge_s);
+    std::fflush(stdout);
+
+    auto census = CountAssignments(api);
+    if (!census.ok()) Fail(census.status().message());
+    std::string reasons;
+    for (const auto& [reason, n] : census->reasons) {
+      reasons += (reasons.empty() ? "" : ", ") + reason + " " + std::to_string(n);
+    }
+    std::printf("  outcomes: %s\n", reasons.c_str());
+    if (census->ready_true != plan.Bound() ||
+        census->reasons["DuplicatePhoneNumber"] != plan.duplicate_phones ||
+        census->reasons["DuplicateTenant"] != plan.duplicate_tenants) {
+      Fail("wrong outcomes: expected Bound " + std::to_string(plan.Bound()) +
+           ", DuplicatePhoneNumber " + std::to_string(plan.duplicate_phones) +
+           ", DuplicateTenant " + std::to_string(plan.duplicate_tenants));
+    }
+
+    // 2. Writes per assignment, once the trailing Events are in.
+    RequestCounts counts = WaitWritesSettle(api, milliseconds(2000), seconds(60));
+    const double per = static_cast<double>(counts.Writes()) / plan.total;
+    const double expected = (3.0 * plan.Bound() + 2.0 * (plan.total - plan.Bound())) / plan.total;
+    std::printf("writes per assignment %.2f (target <= 3; minimum for this mix %.2f)\n", per,
+                expected);
+    std::printf("  writes: %s\n", counts.WriteBreakdown().c_str());
+
+    // 3. Peak RSS, read while the process still runs.
+    peak_rss_kib = op->process().PeakRssKib();
+    std::printf("peak RSS %.1f MiB (target < 100 MiB)\n", peak_rss_kib / 1024.0);
+    std::fflush(stdout);
+
+    auto code = op->process().Signal(SIGTERM, seconds(30));
+    if (!code || *code != 0) Fail("the operator did not stop cleanly on SIGTERM");
+    op.reset();
+
+    // 4. Full resync: a restarted operator looks at every assignment again and writes nothing.
+    if (auto s = ResetRequestCounts(api); !s.ok()) Fail(s.message());
+    const auto resync_start = SteadyClock::now();
+    auto op2 = std::make_unique<OperatorProcess>(
+        "operator-restarted", devserver.kubeconfig(),
+        std::vector<std::string>{"--max-concurrent-reconciles", std::to_string(workers)},
+        dir.path());
+    const double pass_s = WaitFullPass(*op2, plan.total, resync_start);
+    RequestCounts resync = WaitWritesSettle(api, milliseconds(1000), seconds(30));
+    std::printf("resync writes %ld (target 0); full pass of a restarted operator in %.1f s\n",
+                resync.Writes(), pass_s);
+    if (resync.Writes() != 0) std::printf("  resync writes: %s\n", resync.WriteBreakdown().c_str());
+    std::fflush(stdout);
+    code = op2->process().Signal(SIGTERM, seconds(30));
+    if (!code || *code != 0) Fail("the restarted operator did not stop cleanly on SIGTERM");
+  }
+
+  // 5. The floor: the same writes from a plain keep-alive client on a fresh devserver loaded
+  // with the same file, so the store starts in the same state.
+  TlsDevserver devserver({"--load", load_file}, seconds(180));
+  if (!devserver.ok()) Fail("kube-devserver (floor) did not start:\n" + devserver.Log());
+  auto api_or = KubeApi::FromKubeconfig(devserver.kubeconfig());
+  if (!api_or.ok()) Fail(api_or.status().message());
+  std::vector<FloorItem> items = PlanFloor(**api_or);
+  if (static_cast<int>(items.size()) != plan.total) Fail("floor: wrong number of assignments");
+  if (auto s = ResetRequestCounts(**api_or); !s.ok()) Fail(s.message());
+  const double floor_s = RunFloor(**api_or, items, workers);
+  auto floor_counts = GetRequestCounts(**api_or);
+  if (!floor_counts.ok()) Fail(floor_counts.status().message());
+  std::printf("floor %.1f s, ratio %.2f (target <= 1.5)\n", floor_s, converge_s / floor_s);
+  std::printf("  floor writes: %s\n", floor_counts->WriteBreakdown().c_str());
+  return 0;
+}
