@@ -5,7 +5,9 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "api/types.h"
@@ -153,6 +155,52 @@ int Run(const Options& o, server::SignalHandler& signals) {
       return 1;
     }
   }
+
+  // Watch health and assignments by Ready reason, read from the informers at scrape time.
+  auto watch_restarts = registry.AddCounter("whatsapp_operator_watch_restarts_total",
+                                            "Watches that ended and were reopened.", {"resource"});
+  auto relists = registry.AddCounter("whatsapp_operator_relists_total",
+                                     "Full relists after 410 Gone.", {"resource"});
+  auto by_reason =
+      registry.AddGauge("whatsapp_operator_assignments",
+                        "Assignments by the reason of their Ready condition.", {"reason"});
+  if (!watch_restarts.ok() || !relists.ok() || !by_reason.ok()) {
+    Log(lvl::err, "cannot register metrics");
+    return 1;
+  }
+  struct Scraped {
+    std::map<std::string, kube::InformerStats> informers;
+    std::set<std::string> reasons;  // every reason seen, so one that empties reads 0
+  };
+  auto scraped = std::make_shared<Scraped>();
+  registry.AddCollectHook(
+      [&, scraped, restarts = *watch_restarts, relist = *relists, reasons = *by_reason] {
+        for (auto [name, inf] :
+             {std::pair{"whatsappassignments", &assignments}, std::pair{"configmaps", &config_maps},
+              std::pair{"whatsappphonenumbers", &phone_numbers}}) {
+          kube::InformerStats now = inf->Stats();
+          kube::InformerStats& seen = scraped->informers[name];
+          restarts->WithLabels({name}).Inc(
+              static_cast<double>(now.watch_restarts - seen.watch_restarts));
+          relist->WithLabels({name}).Inc(static_cast<double>(now.relists - seen.relists));
+          seen = now;
+        }
+        std::map<std::string, double> counts;
+        for (const auto& reason : scraped->reasons) counts[reason] = 0;
+        for (const auto& obj : assignments.store().List()) {
+          std::string reason = "Unknown";
+          auto status = obj->find("status");
+          if (status != obj->end() && status->is_object()) {
+            for (const auto& c : status->value("conditions", json::array())) {
+              if (c.value("type", "") == api::kConditionReady)
+                reason = c.value("reason", "Unknown");
+            }
+          }
+          counts[reason] += 1;
+          scraped->reasons.insert(reason);
+        }
+        for (const auto& [reason, n] : counts) reasons->WithLabels({reason}).Set(n);
+      });
 
   InformerView view(assignments, config_maps, phone_numbers);
   const std::string identity = Identity();

@@ -1,7 +1,5 @@
 #include "controller/assignment_reconciler.h"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <set>
 
@@ -9,6 +7,7 @@
 #include "core/settings.h"
 #include "core/status.h"
 #include "core/validation.h"
+#include "server/logging.h"
 
 namespace waop::controller {
 namespace {
@@ -144,8 +143,10 @@ ReconcileResult AssignmentReconciler::ReconcileAssignment(const nlohmann::json& 
         client_.UpdateStatus(kube::resources::kWhatsAppAssignments,
                              StatusBody(api::kAssignmentKind, a.metadata, api::ToJson(desired)));
     if (!written.ok()) {
-      spdlog::info("status of {} not written, will retry: {}", Key(a.metadata),
-                   written.status().message());
+      server::Log(spdlog::level::info, "status not written, will retry",
+                  {{"namespace", a.metadata.ns},
+                   {"name", a.metadata.name},
+                   {"error", written.status().message()}});
       return ReconcileResult::Error(written.status());
     }
     ++counters_.status_writes;
@@ -158,7 +159,9 @@ ReconcileResult AssignmentReconciler::ReconcileAssignment(const nlohmann::json& 
       if (good || after->status == api::ConditionStatus::kFalse) {
         events_.Record(object, good ? "Normal" : "Warning", after->reason, after->message);
       }
-      spdlog::info("{} {}: {}", Key(a.metadata), after->reason, after->message);
+      server::Log(
+          spdlog::level::info, after->message,
+          {{"namespace", a.metadata.ns}, {"name", a.metadata.name}, {"reason", after->reason}});
     }
   }
   if (!write_error.ok()) return ReconcileResult::Error(write_error);
@@ -224,7 +227,8 @@ Status AssignmentReconciler::DeleteLoserConfigMap(const api::Assignment& a) {
   if (s.code() == StatusCode::kNotFound) return Status::Ok();
   if (s.ok()) {
     ++counters_.config_map_writes;
-    spdlog::info("{} lost its binding; removed its settings ConfigMap", Key(a.metadata));
+    server::Log(spdlog::level::info, "lost its binding; removed its settings ConfigMap",
+                {{"namespace", a.metadata.ns}, {"name", a.metadata.name}});
   }
   return s;
 }

@@ -1,10 +1,9 @@
 #include "controller/event_recorder.h"
 
-#include <spdlog/spdlog.h>
-
 #include <cstdio>
 
 #include "kube/client.h"
+#include "server/logging.h"
 
 namespace waop::controller {
 namespace {
@@ -64,8 +63,11 @@ void EventRecorder::Record(const nlohmann::json& object, std::string_view type,
   Status s = known > 0 ? Bump(cache_key, ns, name, known)
                        : Create(object, ns, name, cache_key, type, reason, message);
   if (!s.ok()) {
-    spdlog::warn("could not record event {} on {}/{}: {}", reason, ns,
-                 Str(object, "metadata", "name"), s.message());
+    server::Log(spdlog::level::warn, "could not record event",
+                {{"namespace", ns},
+                 {"name", Str(object, "metadata", "name")},
+                 {"reason", std::string(reason)},
+                 {"error", s.message()}});
   }
 }
 
