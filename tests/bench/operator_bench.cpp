@@ -136,20 +136,24 @@ RequestCounts WaitWritesSettle(KubeApi& api, milliseconds quiet, seconds cap) {
 }
 
 // A restarted operator's first pass: every assignment is enqueued by the initial list. Waits
-// until it reconciled at least `keys` keys and its queue is empty, then returns the seconds.
+// until it reconciled at least `keys` keys and its queue is empty (workqueue_depth and
+// controller_runtime_active_workers at 0), then returns the seconds.
 double WaitFullPass(OperatorProcess& op, long keys, SteadyClock::time_point start) {
-  while (SteadyClock::now() - start < kConvergeCap) {
+  std::optional<double> total, depth, active;
+  while (SteadyClock::now() - start < seconds(120)) {
     if (!op.process().Running()) Fail("the operator exited:\n" + op.process().Stderr());
-    auto total = op.ReconcileTotal();
-    auto depth = op.MetricSum("workqueue_depth");
-    auto active = op.MetricSum("controller_runtime_active_workers");
+    total = op.ReconcileTotal();
+    depth = op.MetricSum("workqueue_depth");
+    active = op.MetricSum("controller_runtime_active_workers");
     if (total && depth && active && *total >= static_cast<double>(keys) && *depth == 0 &&
         *active == 0) {
       return SecondsSince(start);
     }
     std::this_thread::sleep_for(milliseconds(100));
   }
-  Fail("the restarted operator did not finish a full pass within 300 s");
+  auto show = [](const std::optional<double>& v) { return v ? std::to_string(*v) : "?"; };
+  Fail("the restarted operator did not finish a full pass within 120 s: reconciles " + show(total) +
+       ", queue depth " + show(depth) + ", active workers " + show(active));
   return 0;
 }
 
