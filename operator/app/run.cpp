@@ -294,8 +294,9 @@ int Run(const Options& o, server::SignalHandler& signals) {
     lc.lease_name = o.leader_election_id;
     lc.identity = identity;
     controller::LeaderCallbacks callbacks;
-    callbacks.on_started_leading = [&] {
-      Log(lvl::info, "became leader", {{"identity", identity}, {"lease", lc.lease_name}});
+    // `lc` ends with this block while the elector's thread runs on: copy what is logged.
+    callbacks.on_started_leading = [&, lease_name = lc.lease_name] {
+      Log(lvl::info, "became leader", {{"identity", identity}, {"lease", lease_name}});
       // Off the election thread: waiting for the caches must not delay renewals.
       starter = std::thread(start_workers);
     };
