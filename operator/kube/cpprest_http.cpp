@@ -2,18 +2,21 @@
 // headers. Everything cpprest throws is caught here and becomes a Status.
 #include <cpprest/http_client.h>
 #include <cpprest/producerconsumerstream.h>
+#include <pplx/threadpool.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/ssl.hpp>
 #include <condition_variable>
 #include <map>
 #include <mutex>
 #include <system_error>
+#include <thread>
 
 #include "kube/http.h"
 
@@ -355,6 +358,18 @@ Result<std::shared_ptr<HttpTransport>> NewCpprestTransport(const ClusterConfig& 
     WAOP_RETURN_IF_ERROR(CheckPrivateKey(config.client_key_pem));
   }
   return std::shared_ptr<HttpTransport>(std::make_shared<CpprestTransport>(config, base));
+}
+
+int DefaultHttpThreads() {
+  return std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
+}
+
+void SetHttpThreads(int threads) {
+  if (threads < 1) return;
+  try {
+    crossplat::threadpool::initialize_with_threads(static_cast<std::size_t>(threads));
+  } catch (const std::exception&) {  // already initialised: keep the pool we have
+  }
 }
 
 }  // namespace waop::kube

@@ -16,6 +16,7 @@
 #include <fstream>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -85,10 +86,13 @@ std::string GenerateYaml(const Plan& plan) {
   return out;
 }
 
-void Fail(const std::string& what) {
-  std::fprintf(stderr, "operator_bench: %s\n", what.c_str());
-  std::exit(1);
-}
+// Thrown by Fail and caught in main, so the stack unwinds and every process the bench started
+// (devservers, operators) is stopped by its destructor.
+struct BenchFailure : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+[[noreturn]] void Fail(const std::string& what) { throw BenchFailure(what); }
 
 // Polls until every assignment converged; returns the seconds from `start` to the census that
 // confirmed it. The cheap /debug/requests count of status writes gates the (larger) paged
@@ -273,7 +277,10 @@ double RunFloor(KubeApi& api, const std::vector<FloorItem>& items, int workers) 
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int RunBench(int argc, char** argv) {
+  // The floor's client gets the same I/O pool as the operator, so the ratio compares the
+  // operator's work with the writes alone, not two pool sizes.
+  waop::kube::SetHttpThreads(waop::kube::DefaultHttpThreads());
   int workers = 4;
   Plan plan{10000, 50, 50};
   for (int i = 1; i < argc; ++i) {
@@ -385,4 +392,13 @@ int main(int argc, char** argv) {
   std::printf("floor %.1f s, ratio %.2f (target <= 1.5)\n", floor_s, converge_s / floor_s);
   std::printf("  floor writes: %s\n", floor_counts->WriteBreakdown().c_str());
   return 0;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return RunBench(argc, argv);
+  } catch (const BenchFailure& e) {
+    std::fprintf(stderr, "operator_bench: %s\n", e.what());
+    return 1;
+  }
 }
