@@ -13,6 +13,8 @@ namespace waop::controller {
 namespace {
 
 constexpr std::string_view kPhoneKeyPrefix = "phone:";
+// How long an own write is trusted over a cache that does not show it yet.
+constexpr std::chrono::seconds kOwnWriteTtl{30};
 
 std::vector<core::AssignmentSummary> Summaries(const std::vector<ObjectPtr>& objects) {
   std::vector<core::AssignmentSummary> out;
@@ -37,6 +39,11 @@ std::optional<core::PhoneInfo> PhoneInfoFrom(const ObjectPtr& phone_number) {
 }
 
 std::string Key(const api::ObjectMeta& meta) { return meta.ns + "/" + meta.name; }
+
+// The own-writes key of the settings ConfigMap of assignment `ns`/`name`.
+std::string ConfigMapWriteKey(std::string_view ns, std::string_view assignment_name) {
+  return "configmap:" + std::string(ns) + "/" + core::SettingsConfigMapName(assignment_name);
+}
 
 // The body of a PUT to /status: identity, the resourceVersion read, and the status. The API
 // server keeps everything else from the stored object.
@@ -71,11 +78,17 @@ ReconcileResult AssignmentReconciler::Reconcile(const std::string& key) {
   }
   ObjectPtr obj = view_.GetAssignment(key);
   if (!obj) {
-    std::lock_guard lock(own_writes_mu_);
-    own_writes_.erase(key);
+    ForgetWrite(key);
+    if (auto slash = key.find('/'); slash != std::string::npos) {
+      ForgetWrite(ConfigMapWriteKey(std::string_view(key).substr(0, slash),
+                                    std::string_view(key).substr(slash + 1)));
+    }
     return ReconcileResult::Ok();  // gone; its ConfigMap goes by garbage collection
   }
-  return ReconcileAssignment(*Fresher(key, obj));
+  // Our status write is not in the cache yet: its watch event brings us back (the server holds
+  // a newer version, so an event for this key is certain to come).
+  if (PendingWrite(key, obj)) return ReconcileResult::Ok();
+  return ReconcileAssignment(*obj);
 }
 
 std::vector<core::AssignmentSummary> AssignmentReconciler::Component(
@@ -150,7 +163,7 @@ ReconcileResult AssignmentReconciler::ReconcileAssignment(const nlohmann::json& 
       return ReconcileResult::Error(written.status());
     }
     ++counters_.status_writes;
-    RememberWrite(Key(a.metadata), a.metadata.resource_version, std::move(*written));
+    RememberWrite(Key(a.metadata), a.metadata.resource_version, *written);
     const api::Condition* before = api::FindCondition(a.status.conditions, api::kConditionReady);
     const api::Condition* after = api::FindCondition(desired.conditions, api::kConditionReady);
     if (after != nullptr &&
@@ -171,29 +184,41 @@ ReconcileResult AssignmentReconciler::ReconcileAssignment(const nlohmann::json& 
 Status AssignmentReconciler::SyncConfigMap(const api::Assignment& a,
                                            const std::optional<std::string>& meta_display) {
   nlohmann::json desired = core::DesiredConfigMap(a, meta_display);
+  const std::size_t content = std::hash<std::string>{}(desired.dump());
   std::string name = core::SettingsConfigMapName(a.metadata.name);
-  std::string write_key = "configmap:" + a.metadata.ns + "/" + name;
-  ObjectPtr cached = Fresher(write_key, view_.GetConfigMap(a.metadata.ns, name));
-  nlohmann::json live;
-  if (cached) {
+  std::string write_key = ConfigMapWriteKey(a.metadata.ns, a.metadata.name);
+  ObjectPtr cached = view_.GetConfigMap(a.metadata.ns, name);
+  std::optional<nlohmann::json> live;
+  if (auto pending = PendingWrite(write_key, cached)) {
+    if (pending->content == content) return Status::Ok();  // we wrote just this a moment ago
+    // What we wrote is not in the cache yet and no longer what we want: read the live object.
+    auto fresh = client_.Get(kube::resources::kConfigMaps, a.metadata.ns, name);
+    if (fresh.ok()) {
+      if (core::ConfigMapMatches(*fresh, desired)) return Status::Ok();
+      live = std::move(*fresh);
+    } else if (fresh.status().code() != StatusCode::kNotFound) {
+      return fresh.status();
+    }
+  } else if (cached) {
     if (core::ConfigMapMatches(*cached, desired)) return Status::Ok();
     live = *cached;
-  } else {
+  }
+  if (!live) {
     auto created = client_.Create(kube::resources::kConfigMaps, desired);
     if (created.ok()) {
       ++counters_.config_map_writes;
-      RememberWrite(write_key, "", std::move(*created));
+      RememberWrite(write_key, "", *created, content);
       return Status::Ok();
     }
     if (created.status().code() != StatusCode::kAlreadyExists) return created.status();
-    // Our cache lags behind (we wrote it a moment ago, or it lost its label): read it.
+    // Our cache lags behind (it lost its label, or another writer made it): read it.
     auto fresh = client_.Get(kube::resources::kConfigMaps, a.metadata.ns, name);
     if (!fresh.ok()) return fresh.status();
     if (core::ConfigMapMatches(*fresh, desired)) return Status::Ok();
     live = std::move(*fresh);
   }
-  std::string replaced = kube::ObjectResourceVersion(live);
-  auto updated = client_.Update(kube::resources::kConfigMaps, core::MergeConfigMap(live, desired));
+  std::string replaced = kube::ObjectResourceVersion(*live);
+  auto updated = client_.Update(kube::resources::kConfigMaps, core::MergeConfigMap(*live, desired));
   if (updated.status().code() == StatusCode::kConflict) {
     // Someone else wrote it since our cache saw it: one fresh read and retry.
     auto fresh = client_.Get(kube::resources::kConfigMaps, a.metadata.ns, name);
@@ -204,7 +229,9 @@ Status AssignmentReconciler::SyncConfigMap(const api::Assignment& a,
   }
   if (!updated.ok()) return updated.status();
   ++counters_.config_map_writes;
-  RememberWrite(write_key, std::move(replaced), std::move(*updated));
+  // The cache may still show the version before `replaced` (a fresh read got ahead of it);
+  // recording what the cache shows keeps the entry until it moves on.
+  RememberWrite(write_key, cached ? kube::ObjectResourceVersion(*cached) : "", *updated, content);
   return Status::Ok();
 }
 
@@ -263,11 +290,10 @@ ReconcileResult AssignmentReconciler::ReconcilePhoneNumber(std::string_view id) 
   const std::string key = PhoneKey(id);
   ObjectPtr obj = view_.GetPhoneNumber(id);
   if (!obj) {
-    std::lock_guard lock(own_writes_mu_);
-    own_writes_.erase(key);
+    ForgetWrite(key);
     return ReconcileResult::Ok();
   }
-  obj = Fresher(key, obj);
+  if (PendingWrite(key, obj)) return ReconcileResult::Ok();  // its watch event brings us back
   auto parsed = api::ParsePhoneNumber(*obj);
   if (!parsed.ok()) return ReconcileResult::Terminal(parsed.status());
   std::optional<api::PhoneAssignmentRef> holder;
@@ -286,27 +312,35 @@ ReconcileResult AssignmentReconciler::ReconcilePhoneNumber(std::string_view id) 
       StatusBody(api::kPhoneNumberKind, parsed->metadata, api::ToJson(desired)));
   if (!written.ok()) return ReconcileResult::Error(written.status());
   ++counters_.status_writes;
-  RememberWrite(key, parsed->metadata.resource_version, std::move(*written));
+  RememberWrite(key, parsed->metadata.resource_version, *written);
   return ReconcileResult::Ok();
 }
 
-ObjectPtr AssignmentReconciler::Fresher(const std::string& key, ObjectPtr cached) {
+std::optional<AssignmentReconciler::OwnWrite> AssignmentReconciler::PendingWrite(
+    const std::string& key, const ObjectPtr& cached) {
   std::lock_guard lock(own_writes_mu_);
   auto it = own_writes_.find(key);
-  if (it == own_writes_.end()) return cached;
-  std::string cached_rv = cached ? kube::ObjectResourceVersion(*cached) : "";
-  if (cached_rv == it->second.replaced_resource_version) return it->second.object;
+  if (it == own_writes_.end()) return std::nullopt;
+  const std::string cached_rv = cached ? kube::ObjectResourceVersion(*cached) : "";
+  if (cached_rv == it->second.replaced_resource_version &&
+      clock_.Mono() - it->second.at < kOwnWriteTtl) {
+    return it->second;
+  }
   own_writes_.erase(it);  // the cache has caught up (or moved on): trust it
-  return cached;
+  return std::nullopt;
 }
 
 void AssignmentReconciler::RememberWrite(const std::string& key,
                                          std::string replaced_resource_version,
-                                         nlohmann::json written) {
+                                         const nlohmann::json& written, std::size_t content) {
   if (kube::ObjectResourceVersion(written).empty()) return;  // nothing to recognise it by
   std::lock_guard lock(own_writes_mu_);
-  own_writes_[key] = {std::move(replaced_resource_version),
-                      std::make_shared<const nlohmann::json>(std::move(written))};
+  own_writes_[key] = {std::move(replaced_resource_version), content, clock_.Mono()};
+}
+
+void AssignmentReconciler::ForgetWrite(const std::string& key) {
+  std::lock_guard lock(own_writes_mu_);
+  own_writes_.erase(key);
 }
 
 std::vector<std::string> AssignmentReconciler::KeysForAssignmentChange(

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -78,18 +79,24 @@ class AssignmentReconciler {
   std::vector<core::AssignmentSummary> Component(const core::AssignmentSummary& seed) const;
   Status SetFinalizers(const api::Assignment& assignment, std::vector<std::string> finalizers);
 
-  // Our own writes, until the informer shows them. Without this, a reconcile that runs between
-  // our write and its watch event (another informer's event woke it) would compute from the
-  // stale object and write again: a 409 for a status, AlreadyExists for a ConfigMap. Entries
-  // go as soon as the cache holds anything but the version we replaced.
+  // Our own writes, until the informer shows them. A reconcile that runs between our write and
+  // its watch event (another informer's event woke it) would otherwise compute from the stale
+  // object and write again: a 409 for a status, AlreadyExists for a ConfigMap. Only versions
+  // and a fingerprint are kept (not the objects), and an entry goes as soon as the cache holds
+  // anything but the version we replaced, or after kOwnWriteTtl (a watch that lags that long is
+  // down, and the conflict path takes over).
   struct OwnWrite {
     std::string replaced_resource_version;  // "" for a create
-    ObjectPtr object;                       // what the API server returned
+    std::size_t content = 0;                // ConfigMaps: fingerprint of what we wrote
+    MonoTime at;
   };
-  // `cached` or, while the cache still shows what we replaced, the object we wrote.
-  ObjectPtr Fresher(const std::string& key, ObjectPtr cached);
+  // The pending own write under `key` while the cache (`cached`, null when absent) still shows
+  // the version it replaced; otherwise forgets it and returns nullopt.
+  std::optional<OwnWrite> PendingWrite(const std::string& key, const ObjectPtr& cached);
+  // `written` is what the API server returned; without a resourceVersion it is not recorded.
   void RememberWrite(const std::string& key, std::string replaced_resource_version,
-                     nlohmann::json written);
+                     const nlohmann::json& written, std::size_t content = 0);
+  void ForgetWrite(const std::string& key);
 
   const ClusterView& view_;
   kube::Client& client_;

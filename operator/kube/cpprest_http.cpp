@@ -2,12 +2,12 @@
 // headers. Everything cpprest throws is caught here and becomes a Status.
 #include <cpprest/http_client.h>
 #include <cpprest/producerconsumerstream.h>
-#include <pplx/threadpool.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <pplx/threadpool.h>
 
 #include <algorithm>
 #include <atomic>

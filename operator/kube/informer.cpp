@@ -187,61 +187,75 @@ Status Informer::ListAndReplace() {
   list_options.label_selector = options_.label_selector;
   list_options.field_selector = options_.field_selector;
   list_options.limit = options_.page_size;
-  std::vector<json> items;
+  // Applied page by page as a diff against the cache, so only one page is ever parsed at a
+  // time: adds, updates (when the resourceVersion moved), and at the end deletes of objects
+  // that are gone, including those deleted while we were disconnected. Handlers run once the
+  // store holds the whole list (they look up other objects), or, when the list fails half
+  // way, for the changes already stored, so that no change goes unannounced.
+  struct Change {
+    std::string key;
+    ObjectPtr old;  // null for an add
+    bool deleted = false;
+  };
+  std::vector<Change> changes;
+  std::unordered_set<std::string> seen;
   std::string rv;
-  for (int attempt = 0;; ++attempt) {
+  int restarts = 0;
+  Status result;
+  for (;;) {
     auto page = client_.List(options_.type, options_.namespace_name, list_options);
     if (!page.ok()) {
       if (page.status().code() == StatusCode::kGone && !list_options.continue_token.empty() &&
-          attempt < 3) {
+          restarts++ < 3) {
         // The continue token expired between pages: start the list over.
-        items.clear();
+        seen.clear();
         list_options.continue_token.clear();
         continue;
       }
-      return page.status();
+      result = page.status();
+      break;
     }
-    for (auto& item : page->items) items.push_back(std::move(item));
+    for (auto& item : page->items) {
+      ObjectPtr obj = Prepare(std::move(item));
+      std::string key = ObjectKey(*obj);
+      seen.insert(key);
+      auto cached_rv = store_.ResourceVersionOf(key);
+      if (cached_rv && *cached_rv == ObjectResourceVersion(*obj)) continue;
+      ObjectPtr old = store_.Upsert(obj);
+      changes.push_back({std::move(key), std::move(old), false});
+    }
     rv = page->resource_version;
     if (page->continue_token.empty()) break;
     list_options.continue_token = page->continue_token;
-    {
-      std::lock_guard lock(mu_);
-      if (stopping_) return Status::Cancelled("informer stopped");
+    std::lock_guard lock(mu_);
+    if (stopping_) {
+      result = Status::Cancelled("informer stopped");
+      break;
     }
   }
-
-  // Apply as a diff against the cache: adds, updates (when the resourceVersion moved) and
-  // deletes of objects that are gone, including those deleted while we were disconnected.
-  std::unordered_set<std::string> seen;
-  std::vector<std::pair<ObjectPtr, ObjectPtr>> changes;  // (old, new); new null = delete
-  for (auto& item : items) {
-    ObjectPtr obj = Prepare(std::move(item));
-    const std::string key = ObjectKey(*obj);
-    seen.insert(key);
-    ObjectPtr old = store_.Get(key);
-    if (old && ObjectResourceVersion(*old) == ObjectResourceVersion(*obj)) continue;
-    store_.Upsert(obj);
-    changes.emplace_back(old, obj);
+  if (result.ok()) {
+    for (const auto& key : store_.Keys()) {
+      if (seen.count(key)) continue;
+      ObjectPtr old = store_.Remove(key);
+      if (old) changes.push_back({key, std::move(old), true});
+    }
+    SetResourceVersion(rv);
+    ++lists_;
   }
-  for (const auto& key : store_.Keys()) {
-    if (seen.count(key)) continue;
-    ObjectPtr old = store_.Remove(key);
-    if (old) changes.emplace_back(old, nullptr);
-  }
-  SetResourceVersion(rv);
-  ++lists_;
-  for (const auto& [old, now] : changes) {
+  for (const auto& change : changes) {
+    ObjectPtr now = change.deleted ? nullptr : store_.Get(change.key);
+    if (!change.deleted && !now) continue;
     for (const auto& h : handlers_) {
-      if (!now) {
-        if (h.on_delete) h.on_delete(old);
-      } else if (!old) {
+      if (change.deleted) {
+        if (h.on_delete) h.on_delete(change.old);
+      } else if (!change.old) {
         if (h.on_add) h.on_add(now);
       } else if (h.on_update) {
-        h.on_update(old, now);
+        h.on_update(change.old, now);
       }
     }
   }
+  if (!result.ok()) return result;
   if (!synced_.exchange(true)) {
     std::lock_guard lock(mu_);
     cv_.notify_all();

@@ -19,10 +19,29 @@ Status Store::AddIndex(const std::string& name, IndexFunc fn) {
   return Status::Ok();
 }
 
+ObjectPtr Store::Unpack(const Packed& packed) {
+  if (!packed) return nullptr;
+  return std::make_shared<const nlohmann::json>(nlohmann::json::from_msgpack(*packed));
+}
+
+std::vector<ObjectPtr> Store::UnpackSorted(std::vector<std::pair<std::string, Packed>> items) {
+  std::sort(items.begin(), items.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<ObjectPtr> out;
+  out.reserve(items.size());
+  for (const auto& [key, packed] : items) out.push_back(Unpack(packed));
+  return out;
+}
+
 ObjectPtr Store::Get(std::string_view key) const {
-  std::shared_lock lock(mu_);
-  auto it = items_.find(std::string(key));
-  return it == items_.end() ? nullptr : it->second;
+  Packed packed;
+  {
+    std::shared_lock lock(mu_);
+    auto it = items_.find(std::string(key));
+    if (it == items_.end()) return nullptr;
+    packed = it->second.packed;
+  }
+  return Unpack(packed);  // outside the lock: readers never hold up the writer for long
 }
 
 ObjectPtr Store::Get(std::string_view ns, std::string_view name) const {
@@ -30,57 +49,65 @@ ObjectPtr Store::Get(std::string_view ns, std::string_view name) const {
   return Get(std::string(ns) + "/" + std::string(name));
 }
 
-namespace {
-void SortByKey(std::vector<ObjectPtr>& v) {
-  std::sort(v.begin(), v.end(),
-            [](const ObjectPtr& a, const ObjectPtr& b) { return ObjectKey(*a) < ObjectKey(*b); });
-}
-}  // namespace
-
 std::vector<ObjectPtr> Store::List() const {
-  std::vector<ObjectPtr> out;
+  std::vector<std::pair<std::string, Packed>> items;
   {
     std::shared_lock lock(mu_);
-    out.reserve(items_.size());
-    for (const auto& [k, v] : items_) out.push_back(v);
+    items.reserve(items_.size());
+    for (const auto& [k, v] : items_) items.emplace_back(k, v.packed);
   }
-  SortByKey(out);
-  return out;
+  return UnpackSorted(std::move(items));
 }
 
 std::vector<ObjectPtr> Store::ListNamespace(std::string_view ns) const {
-  std::vector<ObjectPtr> out;
+  std::vector<std::pair<std::string, Packed>> items;
   {
     std::shared_lock lock(mu_);
     for (const auto& [k, v] : items_) {
-      if (ObjectNamespace(*v) == ns) out.push_back(v);
+      // Keys are "namespace/name"; cluster-scoped keys have no slash.
+      auto slash = k.find('/');
+      std::string_view key_ns =
+          slash == std::string::npos ? std::string_view() : std::string_view(k).substr(0, slash);
+      if (key_ns == ns) items.emplace_back(k, v.packed);
     }
   }
-  SortByKey(out);
-  return out;
+  return UnpackSorted(std::move(items));
 }
 
 Result<std::vector<ObjectPtr>> Store::ByIndex(std::string_view index,
                                               std::string_view value) const {
-  std::shared_lock lock(mu_);
-  auto it = indexes_.find(index);
-  if (it == indexes_.end()) return Status::NotFound("no index \"" + std::string(index) + "\"");
-  std::vector<ObjectPtr> out;
-  auto keys = it->second.keys_by_value.find(std::string(value));
-  if (keys == it->second.keys_by_value.end()) return out;
-  for (const auto& k : keys->second) {
-    auto obj = items_.find(k);
-    if (obj != items_.end()) out.push_back(obj->second);
+  std::vector<Packed> found;
+  {
+    std::shared_lock lock(mu_);
+    auto it = indexes_.find(index);
+    if (it == indexes_.end()) return Status::NotFound("no index \"" + std::string(index) + "\"");
+    auto keys = it->second.keys_by_value.find(std::string(value));
+    if (keys == it->second.keys_by_value.end()) return std::vector<ObjectPtr>{};
+    for (const auto& k : keys->second) {  // std::set iteration: sorted by key
+      auto obj = items_.find(k);
+      if (obj != items_.end()) found.push_back(obj->second.packed);
+    }
   }
-  return out;  // std::set iteration: already sorted by key
+  std::vector<ObjectPtr> out;
+  out.reserve(found.size());
+  for (const auto& p : found) out.push_back(Unpack(p));
+  return out;
 }
 
 std::vector<std::string> Store::Keys() const {
   std::shared_lock lock(mu_);
   std::vector<std::string> out;
+  out.reserve(items_.size());
   for (const auto& [k, v] : items_) out.push_back(k);
   std::sort(out.begin(), out.end());
   return out;
+}
+
+std::optional<std::string> Store::ResourceVersionOf(std::string_view key) const {
+  std::shared_lock lock(mu_);
+  auto it = items_.find(std::string(key));
+  if (it == items_.end()) return std::nullopt;
+  return it->second.resource_version;
 }
 
 std::size_t Store::Size() const {
@@ -88,46 +115,66 @@ std::size_t Store::Size() const {
   return items_.size();
 }
 
-void Store::IndexLocked(const std::string& key, const ObjectPtr& object, bool add) {
+std::size_t Store::PackedBytes() const {
+  std::shared_lock lock(mu_);
+  return packed_bytes_;
+}
+
+void Store::UnfileLocked(const std::string& key, const Item& item) {
+  std::size_t i = 0;
   for (auto& [name, index] : indexes_) {
-    for (const auto& value : index.fn(*object)) {
-      if (add) {
-        index.keys_by_value[value].insert(key);
-      } else {
-        auto it = index.keys_by_value.find(value);
-        if (it == index.keys_by_value.end()) continue;
-        it->second.erase(key);
-        if (it->second.empty()) index.keys_by_value.erase(it);
-      }
+    if (i >= item.index_values.size()) break;
+    for (const auto& value : item.index_values[i++]) {
+      auto it = index.keys_by_value.find(value);
+      if (it == index.keys_by_value.end()) continue;
+      it->second.erase(key);
+      if (it->second.empty()) index.keys_by_value.erase(it);
     }
   }
 }
 
-ObjectPtr Store::Upsert(ObjectPtr object) {
+ObjectPtr Store::Upsert(const ObjectPtr& object) {
   const std::string key = ObjectKey(*object);
-  std::unique_lock lock(mu_);
-  written_ = true;
-  ObjectPtr old;
-  auto it = items_.find(key);
-  if (it != items_.end()) {
-    old = it->second;
-    IndexLocked(key, old, false);
-    it->second = object;
-  } else {
-    items_.emplace(key, object);
+  // Pack and compute index values before taking the lock.
+  Item item;
+  item.packed =
+      std::make_shared<const std::vector<std::uint8_t>>(nlohmann::json::to_msgpack(*object));
+  item.resource_version = ObjectResourceVersion(*object);
+  Packed old;
+  {
+    std::unique_lock lock(mu_);
+    written_ = true;
+    item.index_values.reserve(indexes_.size());
+    for (const auto& [name, index] : indexes_) item.index_values.push_back(index.fn(*object));
+    auto it = items_.find(key);
+    if (it != items_.end()) {
+      old = it->second.packed;
+      packed_bytes_ -= old->size();
+      UnfileLocked(key, it->second);
+    }
+    std::size_t i = 0;
+    for (auto& [name, index] : indexes_) {
+      for (const auto& value : item.index_values[i]) index.keys_by_value[value].insert(key);
+      ++i;
+    }
+    packed_bytes_ += item.packed->size();
+    items_.insert_or_assign(key, std::move(item));
   }
-  IndexLocked(key, object, true);
-  return old;
+  return Unpack(old);
 }
 
 ObjectPtr Store::Remove(const std::string& key) {
-  std::unique_lock lock(mu_);
-  auto it = items_.find(key);
-  if (it == items_.end()) return nullptr;
-  ObjectPtr old = it->second;
-  IndexLocked(key, old, false);
-  items_.erase(it);
-  return old;
+  Packed old;
+  {
+    std::unique_lock lock(mu_);
+    auto it = items_.find(key);
+    if (it == items_.end()) return nullptr;
+    old = it->second.packed;
+    packed_bytes_ -= old->size();
+    UnfileLocked(key, it->second);
+    items_.erase(it);
+  }
+  return Unpack(old);
 }
 
 }  // namespace waop::kube

@@ -186,11 +186,12 @@ TEST_F(ReconcilerTest, NewAssignmentWritesSettingsThenStatusThenNothingMore) {
 
 TEST_F(ReconcilerTest, OwnWritesNotYetInTheCacheAreNotWrittenAgain) {
   view_.PutAssignment(Assignment("san-juan", "t-1", "123", "2026-11-01T10:00:00Z"));
+  json created_cm;
   EXPECT_CALL(client_, Create(IsType("configmaps"), _))
       .WillOnce(Invoke([&](const kube::ResourceType&, const json& cm) -> Result<json> {
-        json stored = cm;
-        stored["metadata"]["resourceVersion"] = "20";
-        return stored;
+        created_cm = cm;
+        created_cm["metadata"]["resourceVersion"] = "20";
+        return created_cm;
       }));
   json written_status;
   EXPECT_CALL(client_, UpdateStatus(IsType("whatsappassignments"), _))
@@ -216,10 +217,55 @@ TEST_F(ReconcilerTest, OwnWritesNotYetInTheCacheAreNotWrittenAgain) {
   changed["spec"]["phoneNumberId"] = "456";
   changed["metadata"]["generation"] = 2;
   view_.PutAssignment(changed);
-  EXPECT_CALL(client_, Update(IsType("configmaps"), _)).WillOnce(Return(json::object()));
+  // The ConfigMap cache still lacks the one we created, and the settings must change: the
+  // reconciler reads the live object (only versions are remembered) and updates it.
+  EXPECT_CALL(client_, Get(IsType("configmaps"), "bakery-ia", _)).WillOnce(Return(created_cm));
+  EXPECT_CALL(client_, Update(IsType("configmaps"), _))
+      .WillOnce(Invoke([&](const kube::ResourceType&, const json& cm) -> Result<json> {
+        EXPECT_EQ(cm["metadata"]["resourceVersion"], "20");
+        EXPECT_THAT(cm["data"]["notification_settings.json"].get<std::string>(), HasSubstr("456"));
+        return json::object();
+      }));
   EXPECT_CALL(client_, UpdateStatus(IsType("whatsappassignments"), _))
       .WillOnce(Return(json::object()));
   EXPECT_EQ(r.Reconcile("bakery-ia/san-juan").kind, ReconcileResult::Kind::kOk);
+}
+
+TEST_F(ReconcilerTest, OwnWritesAreTrustedOnlyForAWhile) {
+  view_.PutAssignment(Assignment("san-juan", "t-1", "123", "2026-11-01T10:00:00Z"));
+  EXPECT_CALL(client_, Create(IsType("configmaps"), _))
+      .WillOnce(Invoke([&](const kube::ResourceType&, const json& cm) -> Result<json> {
+        json stored = cm;
+        stored["metadata"]["resourceVersion"] = "20";
+        return stored;
+      }));
+  EXPECT_CALL(client_, UpdateStatus(IsType("whatsappassignments"), _))
+      .WillOnce(Invoke([&](const kube::ResourceType&, const json& body) -> Result<json> {
+        json stored = *view_.GetAssignment("bakery-ia/san-juan");
+        stored["status"] = body["status"];
+        stored["metadata"]["resourceVersion"] = "21";
+        return stored;
+      }));
+  EXPECT_CALL(client_, Create(IsType("events"), _)).WillOnce(Return(json::object()));
+  auto r = Reconciler();
+  EXPECT_EQ(r.Reconcile("bakery-ia/san-juan").kind, ReconcileResult::Kind::kOk);
+  // A watch that shows nothing for a minute is down: the cache is used again, and the stale
+  // resourceVersion meets a 409 (which requeues) instead of being trusted forever.
+  clock_.Advance(std::chrono::minutes(1));
+  EXPECT_CALL(client_, Create(IsType("configmaps"), _))
+      .WillOnce(Return(Status::AlreadyExists("configmaps \"x\" already exists")));
+  EXPECT_CALL(client_, Get(IsType("configmaps"), "bakery-ia", _))
+      .WillOnce(Invoke(
+          [&](const kube::ResourceType&, std::string_view, std::string_view name) -> Result<json> {
+            auto parsed = api::ParseAssignment(*view_.GetAssignment("bakery-ia/san-juan"));
+            json cm = core::DesiredConfigMap(*parsed);
+            cm["metadata"]["resourceVersion"] = "20";
+            EXPECT_EQ(cm["metadata"]["name"], std::string(name));
+            return cm;
+          }));
+  EXPECT_CALL(client_, UpdateStatus(IsType("whatsappassignments"), _))
+      .WillOnce(Return(Status::Conflict("the object has been modified")));
+  EXPECT_EQ(r.Reconcile("bakery-ia/san-juan").kind, ReconcileResult::Kind::kError);
 }
 
 TEST_F(ReconcilerTest, ForeignLabelsOnTheConfigMapCauseNoWrite) {

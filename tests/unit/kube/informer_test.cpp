@@ -108,6 +108,93 @@ TEST(InformerTest, InitialListIsPagedAndSynced) {
   EXPECT_EQ(informer.LastResourceVersion(), fake.ResourceVersion());
 }
 
+// Forwards to a FakeClient, but lets a test answer chosen list calls itself.
+class ListFaults : public Client {
+ public:
+  // Called with the 1-based list call number and its options; an error fails that call.
+  using Fault = std::function<Status(int call, const ListOptions& options)>;
+  ListFaults(FakeClient& fake, Fault fault) : fake_(fake), fault_(std::move(fault)) {}
+  Result<json> Get(const ResourceType& t, std::string_view ns, std::string_view n) override {
+    return fake_.Get(t, ns, n);
+  }
+  Result<ListResult> List(const ResourceType& t, std::string_view ns,
+                          const ListOptions& o) override {
+    if (Status s = fault_(++lists_, o); !s.ok()) return s;
+    return fake_.List(t, ns, o);
+  }
+  Result<json> Create(const ResourceType& t, const json& o) override { return fake_.Create(t, o); }
+  Result<json> Update(const ResourceType& t, const json& o) override { return fake_.Update(t, o); }
+  Result<json> UpdateStatus(const ResourceType& t, const json& o) override {
+    return fake_.UpdateStatus(t, o);
+  }
+  Result<json> Patch(const ResourceType& t, std::string_view ns, std::string_view n, PatchType p,
+                     const json& body, std::string_view sub) override {
+    return fake_.Patch(t, ns, n, p, body, sub);
+  }
+  Status Delete(const ResourceType& t, std::string_view ns, std::string_view n,
+                const DeleteOptions& o) override {
+    return fake_.Delete(t, ns, n, o);
+  }
+  Result<std::unique_ptr<WatchStream>> Watch(const ResourceType& t, std::string_view ns,
+                                             const WatchOptions& o) override {
+    return fake_.Watch(t, ns, o);
+  }
+
+ private:
+  FakeClient& fake_;
+  Fault fault_;
+  std::atomic<int> lists_{0};
+};
+
+void SeedMany(FakeClient& fake, int n) {
+  for (int i = 0; i < n; ++i) {
+    ASSERT_TRUE(fake.Seed(resources::kWhatsAppAssignments,
+                          Wa("ns", "wa" + std::to_string(i), std::to_string(i)))
+                    .ok());
+  }
+}
+
+TEST(InformerTest, ListFailingHalfWayAnnouncesEachObjectOnce) {
+  FakeClient fake;
+  SeedMany(fake, 1203);
+  // The third page fails once: the first two are stored (one page at a time) and announced;
+  // the retry announces only the rest.
+  ListFaults client(fake, [](int call, const ListOptions&) {
+    return call == 3 ? Status::Unavailable("connection reset") : Status::Ok();
+  });
+  Recorder rec;
+  Informer informer(client, FastOptions(resources::kWhatsAppAssignments));
+  informer.AddEventHandler(rec.Handler());
+  ASSERT_TRUE(informer.Start().ok());
+  ASSERT_TRUE(informer.WaitForSync(std::chrono::seconds(20)));
+  EXPECT_EQ(informer.store().Size(), 1203u);
+  EXPECT_EQ(rec.Count("add "), 1203u);
+  EXPECT_EQ(rec.Count("update "), 0u);
+  EXPECT_TRUE(rec.Has("add ns/wa0"));
+  EXPECT_TRUE(rec.Has("add ns/wa1202"));
+  EXPECT_EQ(informer.Stats().lists, 1u);
+  EXPECT_EQ(informer.Stats().watch_errors, 1u);
+}
+
+TEST(InformerTest, ExpiredContinueTokenRestartsTheListAtAnyPage) {
+  FakeClient fake;
+  SeedMany(fake, 2600);  // 6 pages of 500
+  // The fifth page's continue token has expired (410 Gone): the list starts over.
+  ListFaults client(fake, [](int call, const ListOptions& o) {
+    return call == 5 && !o.continue_token.empty() ? Status::Gone("continue token expired")
+                                                  : Status::Ok();
+  });
+  Recorder rec;
+  Informer informer(client, FastOptions(resources::kWhatsAppAssignments));
+  informer.AddEventHandler(rec.Handler());
+  ASSERT_TRUE(informer.Start().ok());
+  ASSERT_TRUE(informer.WaitForSync(std::chrono::seconds(20)));
+  EXPECT_EQ(informer.store().Size(), 2600u);
+  EXPECT_EQ(rec.Count("add "), 2600u);
+  EXPECT_EQ(informer.Stats().watch_errors, 0u);  // no failed list: restarted in place
+  EXPECT_EQ(informer.Stats().lists, 1u);
+}
+
 TEST(InformerTest, AppliesWatchEvents) {
   FakeClient fake;
   ASSERT_TRUE(fake.Seed(resources::kWhatsAppAssignments, Wa("ns", "a", "1")).ok());

@@ -54,6 +54,30 @@ TEST(StoreTest, ReadersKeepTheirSnapshot) {
   EXPECT_EQ(store.Get("a/x")->at("spec").at("phone"), "2");
 }
 
+TEST(StoreTest, PackedObjectsComeBackExactly) {
+  Store store;
+  json doc = json::parse(R"({
+    "metadata": {"namespace": "ns", "name": "o", "resourceVersion": "42", "generation": 3,
+                 "labels": {}, "finalizers": []},
+    "spec": {"tenantName": "Panadería Ñandú 🥐", "big": 9007199254740993, "neg": -7,
+             "ratio": 0.25, "on": true, "off": false, "none": null,
+             "nested": [[1, "2", {"three": [3.5]}], {}]}
+  })");
+  store.Upsert(std::make_shared<const json>(doc));
+  ObjectPtr back = store.Get("ns/o");
+  ASSERT_NE(back, nullptr);
+  EXPECT_EQ(*back, doc);
+  EXPECT_EQ(back->dump(), doc.dump());  // same types too (integers stay integers)
+  EXPECT_EQ(store.ResourceVersionOf("ns/o"), "42");
+  EXPECT_EQ(store.ResourceVersionOf("ns/none"), std::nullopt);
+  // Packed, the document is smaller than its JSON text.
+  const std::size_t packed = store.PackedBytes();
+  EXPECT_GT(packed, 0u);
+  EXPECT_LT(packed, doc.dump().size());
+  ASSERT_NE(store.Remove("ns/o"), nullptr);
+  EXPECT_EQ(store.PackedBytes(), 0u);
+}
+
 TEST(StoreTest, ConcurrentReadersAndWriter) {
   Store store;
   ASSERT_TRUE(store.AddIndex("phone", Phone).ok());
