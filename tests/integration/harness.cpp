@@ -137,6 +137,22 @@ long Process::PeakRssKib() const {
   return 0;
 }
 
+double Process::CpuSeconds() const {
+  std::ifstream in("/proc/" + std::to_string(pid_) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Fields after the command name (which may hold spaces) end with ')': utime and stime are
+  // the 14th and 15th fields of the line, the 12th and 13th after it.
+  auto close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(stat.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 1; i <= 13 && rest >> field; ++i) {
+    if (i >= 12) ticks += std::strtod(field.c_str(), nullptr);
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
 CommandResult Run(const std::vector<std::string>& argv, const std::string& stdin_text,
                   std::chrono::milliseconds timeout) {
   TempDir dir;

@@ -52,6 +52,8 @@ class Process {
   const std::string& name() const { return name_; }
   // Peak resident set size (VmHWM) in KiB while running, 0 if unknown.
   long PeakRssKib() const;
+  // User + system CPU seconds used so far (0 when it cannot be read).
+  double CpuSeconds() const;
 
  private:
   std::string name_;

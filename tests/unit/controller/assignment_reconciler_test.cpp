@@ -10,6 +10,7 @@
 
 #include "api/json.h"
 #include "core/settings.h"
+#include "mock_client.h"
 
 namespace waop::controller {
 namespace {
@@ -22,27 +23,6 @@ using ::testing::Invoke;
 using ::testing::Return;
 using ::testing::StrictMock;
 using json = nlohmann::json;
-
-class MockClient : public kube::Client {
- public:
-  MOCK_METHOD(Result<json>, Get, (const kube::ResourceType&, std::string_view, std::string_view),
-              (override));
-  MOCK_METHOD(Result<kube::ListResult>, List,
-              (const kube::ResourceType&, std::string_view, const kube::ListOptions&), (override));
-  MOCK_METHOD(Result<json>, Create, (const kube::ResourceType&, const json&), (override));
-  MOCK_METHOD(Result<json>, Update, (const kube::ResourceType&, const json&), (override));
-  MOCK_METHOD(Result<json>, UpdateStatus, (const kube::ResourceType&, const json&), (override));
-  MOCK_METHOD(Result<json>, Patch,
-              (const kube::ResourceType&, std::string_view, std::string_view, kube::PatchType,
-               const json&, std::string_view),
-              (override));
-  MOCK_METHOD(Status, Delete,
-              (const kube::ResourceType&, std::string_view, std::string_view,
-               const kube::DeleteOptions&),
-              (override));
-  MOCK_METHOD(Result<std::unique_ptr<kube::WatchStream>>, Watch,
-              (const kube::ResourceType&, std::string_view, const kube::WatchOptions&), (override));
-};
 
 MATCHER_P(IsType, resource, "") { return arg.resource == resource; }
 
