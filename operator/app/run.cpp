@@ -223,8 +223,7 @@ int Run(const Options& o, server::SignalHandler& signals) {
          enqueue(reconciler.KeysForAssignmentChange(obj.get(), nullptr));
        }});
   auto config_map_changed = [&](const kube::ObjectPtr& obj) {
-    std::string key = controller::AssignmentReconciler::KeyForConfigMap(*obj);
-    if (!key.empty()) queue.Add(key);
+    enqueue(reconciler.KeysForConfigMap(*obj));
   };
   config_maps.AddEventHandler(
       {config_map_changed,

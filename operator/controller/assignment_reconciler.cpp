@@ -87,7 +87,7 @@ ReconcileResult AssignmentReconciler::Reconcile(const std::string& key) {
   }
   // Our status write is not in the cache yet: its watch event brings us back (the server holds
   // a newer version, so an event for this key is certain to come).
-  if (PendingWrite(key, obj)) return ReconcileResult::Ok();
+  if (PendingWrite(key, obj, /*await=*/true)) return ReconcileResult::Ok();
   return ReconcileAssignment(*obj);
 }
 
@@ -238,7 +238,12 @@ Status AssignmentReconciler::SyncConfigMap(const api::Assignment& a,
 Status AssignmentReconciler::DeleteLoserConfigMap(const api::Assignment& a) {
   ObjectPtr cached =
       view_.GetConfigMap(a.metadata.ns, core::SettingsConfigMapName(a.metadata.name));
-  if (!cached) return Status::Ok();
+  if (!cached) {
+    // One we created a moment ago is not in the cache yet: its watch event must wake us to
+    // delete it, rather than pass as a quiet echo.
+    PendingWrite(ConfigMapWriteKey(a.metadata.ns, a.metadata.name), cached, /*await=*/true);
+    return Status::Ok();
+  }
   // Only a ConfigMap this assignment controls: never touch one someone else made.
   bool ours = false;
   if (auto refs = cached->find("metadata"); refs != cached->end()) {
@@ -293,7 +298,9 @@ ReconcileResult AssignmentReconciler::ReconcilePhoneNumber(std::string_view id) 
     ForgetWrite(key);
     return ReconcileResult::Ok();
   }
-  if (PendingWrite(key, obj)) return ReconcileResult::Ok();  // its watch event brings us back
+  if (PendingWrite(key, obj, /*await=*/true)) {
+    return ReconcileResult::Ok();  // its watch event brings us back
+  }
   auto parsed = api::ParsePhoneNumber(*obj);
   if (!parsed.ok()) return ReconcileResult::Terminal(parsed.status());
   std::optional<api::PhoneAssignmentRef> holder;
@@ -317,25 +324,40 @@ ReconcileResult AssignmentReconciler::ReconcilePhoneNumber(std::string_view id) 
 }
 
 std::optional<AssignmentReconciler::OwnWrite> AssignmentReconciler::PendingWrite(
-    const std::string& key, const ObjectPtr& cached) {
+    const std::string& key, const ObjectPtr& cached, bool await) {
   std::lock_guard lock(own_writes_mu_);
   auto it = own_writes_.find(key);
   if (it == own_writes_.end()) return std::nullopt;
   const std::string cached_rv = cached ? kube::ObjectResourceVersion(*cached) : "";
   if (cached_rv == it->second.replaced_resource_version &&
       clock_.Mono() - it->second.at < kOwnWriteTtl) {
+    if (await) it->second.awaited = true;
     return it->second;
   }
   own_writes_.erase(it);  // the cache has caught up (or moved on): trust it
   return std::nullopt;
 }
 
+bool AssignmentReconciler::IsQuietEcho(const std::string& key, std::string_view resource_version) {
+  std::lock_guard lock(own_writes_mu_);
+  auto it = own_writes_.find(key);
+  if (it == own_writes_.end() || resource_version.empty() ||
+      it->second.written_resource_version != resource_version) {
+    return false;
+  }
+  const bool awaited = it->second.awaited;
+  own_writes_.erase(it);
+  return !awaited;
+}
+
 void AssignmentReconciler::RememberWrite(const std::string& key,
                                          std::string replaced_resource_version,
                                          const nlohmann::json& written, std::size_t content) {
-  if (kube::ObjectResourceVersion(written).empty()) return;  // nothing to recognise it by
+  std::string written_rv = kube::ObjectResourceVersion(written);
+  if (written_rv.empty()) return;  // nothing to recognise it by
   std::lock_guard lock(own_writes_mu_);
-  own_writes_[key] = {std::move(replaced_resource_version), content, clock_.Mono()};
+  own_writes_[key] = {std::move(replaced_resource_version), std::move(written_rv), content,
+                      clock_.Mono(), false};
 }
 
 void AssignmentReconciler::ForgetWrite(const std::string& key) {
@@ -344,7 +366,7 @@ void AssignmentReconciler::ForgetWrite(const std::string& key) {
 }
 
 std::vector<std::string> AssignmentReconciler::KeysForAssignmentChange(
-    const nlohmann::json* old_obj, const nlohmann::json* new_obj) const {
+    const nlohmann::json* old_obj, const nlohmann::json* new_obj) {
   std::optional<core::AssignmentSummary> before, after;
   std::string key;
   if (old_obj != nullptr) {
@@ -354,6 +376,10 @@ std::vector<std::string> AssignmentReconciler::KeysForAssignmentChange(
   if (new_obj != nullptr) {
     if (auto p = api::ParseAssignment(*new_obj); p.ok()) after = core::Summarize(*p);
     key = kube::ObjectKey(*new_obj);
+  }
+  if (old_obj != nullptr && new_obj != nullptr && before == after &&
+      IsQuietEcho(key, kube::ObjectResourceVersion(*new_obj))) {
+    return {};
   }
   std::vector<std::string> keys = {key};
   if (old_obj != nullptr && new_obj != nullptr && before == after) return keys;
@@ -385,9 +411,19 @@ std::string AssignmentReconciler::KeyForConfigMap(const nlohmann::json& config_m
   return "";
 }
 
+std::vector<std::string> AssignmentReconciler::KeysForConfigMap(const nlohmann::json& config_map) {
+  std::string owner = KeyForConfigMap(config_map);
+  if (owner.empty()) return {};
+  const std::string write_key =
+      "configmap:" + kube::ObjectNamespace(config_map) + "/" + kube::ObjectName(config_map);
+  if (IsQuietEcho(write_key, kube::ObjectResourceVersion(config_map))) return {};
+  return {owner};
+}
+
 std::vector<std::string> AssignmentReconciler::KeysForPhoneNumber(
-    const nlohmann::json& phone_number) const {
+    const nlohmann::json& phone_number) {
   std::string id = kube::ObjectName(phone_number);
+  if (IsQuietEcho(PhoneKey(id), kube::ObjectResourceVersion(phone_number))) return {};
   std::vector<std::string> keys = {PhoneKey(id)};
   for (const auto& a : view_.AssignmentsByPhone(id)) keys.push_back(kube::ObjectKey(*a));
   return keys;

@@ -58,13 +58,18 @@ class AssignmentReconciler {
   // The keys an assignment change must wake: the assignment itself and, when what the binding
   // rule reads changed (or on add/delete), every assignment sharing its old or new phone number
   // or tenant, and the inventory keys of both numbers. `old_obj` null on add, `new_obj` null on
-  // delete. Reads the view, which already holds the new state.
+  // delete. Reads the view, which already holds the new state. The echo of our own status
+  // write wakes nothing (unless a reconcile waited for it): it brings nothing new.
   std::vector<std::string> KeysForAssignmentChange(const nlohmann::json* old_obj,
-                                                   const nlohmann::json* new_obj) const;
+                                                   const nlohmann::json* new_obj);
   // The owning assignment's key for a settings ConfigMap, or "" when it has none.
   static std::string KeyForConfigMap(const nlohmann::json& config_map);
-  // The inventory key and the keys of every assignment using the number.
-  std::vector<std::string> KeysForPhoneNumber(const nlohmann::json& phone_number) const;
+  // The keys an added or changed settings ConfigMap must wake: its owner, unless the event is
+  // the echo of our own write.
+  std::vector<std::string> KeysForConfigMap(const nlohmann::json& config_map);
+  // The inventory key and the keys of every assignment using the number (none for the echo of
+  // our own status write).
+  std::vector<std::string> KeysForPhoneNumber(const nlohmann::json& phone_number);
 
   const ReconcileCounters& counters() const { return counters_; }
 
@@ -87,12 +92,19 @@ class AssignmentReconciler {
   // down, and the conflict path takes over).
   struct OwnWrite {
     std::string replaced_resource_version;  // "" for a create
-    std::size_t content = 0;                // ConfigMaps: fingerprint of what we wrote
+    std::string written_resource_version;
+    std::size_t content = 0;  // ConfigMaps: fingerprint of what we wrote
     MonoTime at;
+    bool awaited = false;  // a reconcile was skipped until the write shows
   };
   // The pending own write under `key` while the cache (`cached`, null when absent) still shows
-  // the version it replaced; otherwise forgets it and returns nullopt.
-  std::optional<OwnWrite> PendingWrite(const std::string& key, const ObjectPtr& cached);
+  // the version it replaced; otherwise forgets it and returns nullopt. `await` marks that the
+  // caller skips its work until the write's watch event.
+  std::optional<OwnWrite> PendingWrite(const std::string& key, const ObjectPtr& cached,
+                                       bool await = false);
+  // True when a watch event with `resource_version` under `key` is the echo of our own write
+  // that no reconcile awaits: it need wake nobody. Forgets the write once its echo arrived.
+  bool IsQuietEcho(const std::string& key, std::string_view resource_version);
   // `written` is what the API server returned; without a resourceVersion it is not recorded.
   void RememberWrite(const std::string& key, std::string replaced_resource_version,
                      const nlohmann::json& written, std::size_t content = 0);

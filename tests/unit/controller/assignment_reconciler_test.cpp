@@ -507,6 +507,106 @@ TEST_F(ReconcilerTest, ConfigMapsMapToTheirOwner) {
   EXPECT_EQ(AssignmentReconciler::KeyForConfigMap(cm), "");
 }
 
+TEST_F(ReconcilerTest, EchoesOfOwnWritesWakeNobody) {
+  auto a = Assignment("san-juan", "t-1", "123", "2026-11-01T10:00:00Z");
+  a["metadata"]["resourceVersion"] = "10";
+  view_.PutAssignment(a);
+  json created_cm, stored;
+  EXPECT_CALL(client_, Create(IsType("configmaps"), _))
+      .WillOnce(Invoke([&](const kube::ResourceType&, const json& cm) -> Result<json> {
+        created_cm = cm;
+        created_cm["metadata"]["resourceVersion"] = "20";
+        return created_cm;
+      }));
+  EXPECT_CALL(client_, UpdateStatus(IsType("whatsappassignments"), _))
+      .WillOnce(Invoke([&](const kube::ResourceType&, const json& body) -> Result<json> {
+        stored = a;
+        stored["status"] = body["status"];
+        stored["metadata"]["resourceVersion"] = "21";
+        return stored;
+      }));
+  EXPECT_CALL(client_, Create(IsType("events"), _)).WillOnce(Return(json::object()));
+  auto r = Reconciler();
+  EXPECT_EQ(r.Reconcile("bakery-ia/san-juan").kind, ReconcileResult::Kind::kOk);
+
+  // The watch events of our two writes: nothing to wake.
+  view_.PutConfigMap(created_cm);
+  EXPECT_THAT(r.KeysForConfigMap(created_cm), ::testing::IsEmpty());
+  view_.PutAssignment(stored);
+  EXPECT_THAT(r.KeysForAssignmentChange(&a, &stored), ::testing::IsEmpty());
+
+  // Someone else's edits of either wake the assignment.
+  json edited_cm = created_cm;
+  edited_cm["metadata"]["resourceVersion"] = "30";
+  edited_cm["data"] = {{"notification_settings.json", "{}"}};
+  EXPECT_THAT(r.KeysForConfigMap(edited_cm), ::testing::ElementsAre("bakery-ia/san-juan"));
+  json edited_status = stored;
+  edited_status["metadata"]["resourceVersion"] = "31";
+  edited_status["status"]["phase"] = "Pending";
+  EXPECT_THAT(r.KeysForAssignmentChange(&stored, &edited_status),
+              ::testing::ElementsAre("bakery-ia/san-juan"));
+}
+
+TEST_F(ReconcilerTest, AnEchoAReconcileWaitedForWakesIt) {
+  auto a = Assignment("san-juan", "t-1", "123", "2026-11-01T10:00:00Z");
+  a["metadata"]["resourceVersion"] = "10";
+  view_.PutAssignment(a);
+  auto parsed = api::ParseAssignment(a);
+  json cm = core::DesiredConfigMap(*parsed);
+  cm["metadata"]["resourceVersion"] = "11";
+  view_.PutConfigMap(cm);
+  json stored;
+  EXPECT_CALL(client_, UpdateStatus(IsType("whatsappassignments"), _))
+      .WillOnce(Invoke([&](const kube::ResourceType&, const json& body) -> Result<json> {
+        stored = a;
+        stored["status"] = body["status"];
+        stored["metadata"]["resourceVersion"] = "21";
+        return stored;
+      }));
+  EXPECT_CALL(client_, Create(IsType("events"), _)).WillOnce(Return(json::object()));
+  auto r = Reconciler();
+  EXPECT_EQ(r.Reconcile("bakery-ia/san-juan").kind, ReconcileResult::Kind::kOk);
+  // Woken (say, a peer was deleted) before our status write showed: it skips its work...
+  EXPECT_EQ(r.Reconcile("bakery-ia/san-juan").kind, ReconcileResult::Kind::kOk);
+  // ...so the echo must wake it.
+  view_.PutAssignment(stored);
+  EXPECT_THAT(r.KeysForAssignmentChange(&a, &stored), ::testing::ElementsAre("bakery-ia/san-juan"));
+}
+
+TEST_F(ReconcilerTest, ALoserWakesForItsOwnConfigMapStillInFlight) {
+  auto holder = Assignment("first", "t-1", "123", "2026-11-01T10:00:00Z");
+  auto later = Assignment("second", "t-2", "123", "2026-11-02T10:00:00Z");
+  view_.PutAssignment(later);
+  json created_cm;
+  EXPECT_CALL(client_, Create(IsType("configmaps"), _))
+      .WillOnce(Invoke([&](const kube::ResourceType&, const json& cm) -> Result<json> {
+        created_cm = cm;
+        created_cm["metadata"]["resourceVersion"] = "20";
+        created_cm["metadata"]["uid"] = "cm-uid";
+        return created_cm;
+      }));
+  // Statuses and Events are not what this test is about (the view keeps the old status, so
+  // each reconcile writes it again and the repeated Event is aggregated).
+  EXPECT_CALL(client_, UpdateStatus(_, _)).WillRepeatedly(Return(json::object()));
+  EXPECT_CALL(client_, Create(IsType("events"), _)).WillRepeatedly(Return(json::object()));
+  EXPECT_CALL(client_, Patch(IsType("events"), _, _, _, _, _))
+      .WillRepeatedly(Return(json::object()));
+  auto r = Reconciler();
+  EXPECT_EQ(r.Reconcile("bakery-ia/second").kind, ReconcileResult::Kind::kOk);
+  // An older assignment of the number appears before the ConfigMap's watch event: "second"
+  // loses, and its ConfigMap is not in the cache to delete yet.
+  view_.PutAssignment(holder);
+  EXPECT_CALL(client_, Create(IsType("configmaps"), _)).WillOnce(Return(json::object()));
+  EXPECT_EQ(r.Reconcile("bakery-ia/first").kind, ReconcileResult::Kind::kOk);
+  EXPECT_EQ(r.Reconcile("bakery-ia/second").kind, ReconcileResult::Kind::kOk);
+  // Its ConfigMap's echo wakes it, and then it deletes it.
+  view_.PutConfigMap(created_cm);
+  EXPECT_THAT(r.KeysForConfigMap(created_cm), ::testing::ElementsAre("bakery-ia/second"));
+  EXPECT_CALL(client_, Delete(IsType("configmaps"), "bakery-ia", "whatsapp-settings-second", _))
+      .WillOnce(Return(Status::Ok()));
+  EXPECT_EQ(r.Reconcile("bakery-ia/second").kind, ReconcileResult::Kind::kOk);
+}
+
 TEST_F(ReconcilerTest, RepeatedEventsAreAggregatedIntoOne) {
   json obj = Assignment("goiko", "t-2", "222", "2026-11-01T10:00:00Z");
   json created, patch;
