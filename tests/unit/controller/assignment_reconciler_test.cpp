@@ -107,6 +107,30 @@ class ReconcilerTest : public ::testing::Test {
     view_.PutAssignment(obj);
   }
 
+  // Expects one ConfigMap create, answered as the API server stores it (with `rv` and a uid);
+  // `*stored` receives that answer.
+  void ExpectConfigMapCreate(json* stored, const std::string& rv) {
+    EXPECT_CALL(client_, Create(IsType("configmaps"), _))
+        .WillOnce(Invoke([stored, rv](const kube::ResourceType&, const json& cm) -> Result<json> {
+          *stored = cm;
+          (*stored)["metadata"]["resourceVersion"] = rv;
+          (*stored)["metadata"]["uid"] = "cm-uid";
+          return *stored;
+        }));
+  }
+  // Expects one status write of `assignment`, answered as the API server stores it (with
+  // `rv`); `*stored` receives that answer.
+  void ExpectStatusWrite(const json& assignment, json* stored, const std::string& rv) {
+    EXPECT_CALL(client_, UpdateStatus(IsType("whatsappassignments"), _))
+        .WillOnce(Invoke(
+            [assignment, stored, rv](const kube::ResourceType&, const json& body) -> Result<json> {
+              *stored = assignment;
+              (*stored)["status"] = body["status"];
+              (*stored)["metadata"]["resourceVersion"] = rv;
+              return *stored;
+            }));
+  }
+
   FakeClock clock_;
   StrictMock<MockClient> client_;
   MemoryView view_;
@@ -167,20 +191,9 @@ TEST_F(ReconcilerTest, NewAssignmentWritesSettingsThenStatusThenNothingMore) {
 TEST_F(ReconcilerTest, OwnWritesNotYetInTheCacheAreNotWrittenAgain) {
   view_.PutAssignment(Assignment("san-juan", "t-1", "123", "2026-11-01T10:00:00Z"));
   json created_cm;
-  EXPECT_CALL(client_, Create(IsType("configmaps"), _))
-      .WillOnce(Invoke([&](const kube::ResourceType&, const json& cm) -> Result<json> {
-        created_cm = cm;
-        created_cm["metadata"]["resourceVersion"] = "20";
-        return created_cm;
-      }));
-  json written_status;
-  EXPECT_CALL(client_, UpdateStatus(IsType("whatsappassignments"), _))
-      .WillOnce(Invoke([&](const kube::ResourceType&, const json& body) -> Result<json> {
-        json stored = *view_.GetAssignment("bakery-ia/san-juan");
-        stored["status"] = written_status = body["status"];
-        stored["metadata"]["resourceVersion"] = "21";
-        return stored;
-      }));
+  ExpectConfigMapCreate(&created_cm, "20");
+  json stored;
+  ExpectStatusWrite(*view_.GetAssignment("bakery-ia/san-juan"), &stored, "21");
   EXPECT_CALL(client_, Create(IsType("events"), _)).WillOnce(Return(json::object()));
   auto r = Reconciler();
   EXPECT_EQ(r.Reconcile("bakery-ia/san-juan").kind, ReconcileResult::Kind::kOk);
@@ -193,7 +206,7 @@ TEST_F(ReconcilerTest, OwnWritesNotYetInTheCacheAreNotWrittenAgain) {
   // Someone else changed the object since: the cache wins again.
   json changed = *view_.GetAssignment("bakery-ia/san-juan");
   changed["metadata"]["resourceVersion"] = "30";
-  changed["status"] = written_status;
+  changed["status"] = stored["status"];
   changed["spec"]["phoneNumberId"] = "456";
   changed["metadata"]["generation"] = 2;
   view_.PutAssignment(changed);
@@ -213,19 +226,9 @@ TEST_F(ReconcilerTest, OwnWritesNotYetInTheCacheAreNotWrittenAgain) {
 
 TEST_F(ReconcilerTest, OwnWritesAreTrustedOnlyForAWhile) {
   view_.PutAssignment(Assignment("san-juan", "t-1", "123", "2026-11-01T10:00:00Z"));
-  EXPECT_CALL(client_, Create(IsType("configmaps"), _))
-      .WillOnce(Invoke([&](const kube::ResourceType&, const json& cm) -> Result<json> {
-        json stored = cm;
-        stored["metadata"]["resourceVersion"] = "20";
-        return stored;
-      }));
-  EXPECT_CALL(client_, UpdateStatus(IsType("whatsappassignments"), _))
-      .WillOnce(Invoke([&](const kube::ResourceType&, const json& body) -> Result<json> {
-        json stored = *view_.GetAssignment("bakery-ia/san-juan");
-        stored["status"] = body["status"];
-        stored["metadata"]["resourceVersion"] = "21";
-        return stored;
-      }));
+  json created_cm, stored;
+  ExpectConfigMapCreate(&created_cm, "20");
+  ExpectStatusWrite(*view_.GetAssignment("bakery-ia/san-juan"), &stored, "21");
   EXPECT_CALL(client_, Create(IsType("events"), _)).WillOnce(Return(json::object()));
   auto r = Reconciler();
   EXPECT_EQ(r.Reconcile("bakery-ia/san-juan").kind, ReconcileResult::Kind::kOk);
@@ -512,19 +515,8 @@ TEST_F(ReconcilerTest, EchoesOfOwnWritesWakeNobody) {
   a["metadata"]["resourceVersion"] = "10";
   view_.PutAssignment(a);
   json created_cm, stored;
-  EXPECT_CALL(client_, Create(IsType("configmaps"), _))
-      .WillOnce(Invoke([&](const kube::ResourceType&, const json& cm) -> Result<json> {
-        created_cm = cm;
-        created_cm["metadata"]["resourceVersion"] = "20";
-        return created_cm;
-      }));
-  EXPECT_CALL(client_, UpdateStatus(IsType("whatsappassignments"), _))
-      .WillOnce(Invoke([&](const kube::ResourceType&, const json& body) -> Result<json> {
-        stored = a;
-        stored["status"] = body["status"];
-        stored["metadata"]["resourceVersion"] = "21";
-        return stored;
-      }));
+  ExpectConfigMapCreate(&created_cm, "20");
+  ExpectStatusWrite(a, &stored, "21");
   EXPECT_CALL(client_, Create(IsType("events"), _)).WillOnce(Return(json::object()));
   auto r = Reconciler();
   EXPECT_EQ(r.Reconcile("bakery-ia/san-juan").kind, ReconcileResult::Kind::kOk);
@@ -556,13 +548,7 @@ TEST_F(ReconcilerTest, AnEchoAReconcileWaitedForWakesIt) {
   cm["metadata"]["resourceVersion"] = "11";
   view_.PutConfigMap(cm);
   json stored;
-  EXPECT_CALL(client_, UpdateStatus(IsType("whatsappassignments"), _))
-      .WillOnce(Invoke([&](const kube::ResourceType&, const json& body) -> Result<json> {
-        stored = a;
-        stored["status"] = body["status"];
-        stored["metadata"]["resourceVersion"] = "21";
-        return stored;
-      }));
+  ExpectStatusWrite(a, &stored, "21");
   EXPECT_CALL(client_, Create(IsType("events"), _)).WillOnce(Return(json::object()));
   auto r = Reconciler();
   EXPECT_EQ(r.Reconcile("bakery-ia/san-juan").kind, ReconcileResult::Kind::kOk);
@@ -578,13 +564,7 @@ TEST_F(ReconcilerTest, ALoserWakesForItsOwnConfigMapStillInFlight) {
   auto later = Assignment("second", "t-2", "123", "2026-11-02T10:00:00Z");
   view_.PutAssignment(later);
   json created_cm;
-  EXPECT_CALL(client_, Create(IsType("configmaps"), _))
-      .WillOnce(Invoke([&](const kube::ResourceType&, const json& cm) -> Result<json> {
-        created_cm = cm;
-        created_cm["metadata"]["resourceVersion"] = "20";
-        created_cm["metadata"]["uid"] = "cm-uid";
-        return created_cm;
-      }));
+  ExpectConfigMapCreate(&created_cm, "20");
   // Statuses and Events are not what this test is about (the view keeps the old status, so
   // each reconcile writes it again and the repeated Event is aggregated).
   EXPECT_CALL(client_, UpdateStatus(_, _)).WillRepeatedly(Return(json::object()));
