@@ -91,8 +91,4 @@ class HttpServer {
   std::unique_ptr<Impl> impl_;
 };
 
-// A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0, read it, close). Another
-// process may take it before it is used: callers retry on Unavailable. For tests and tools.
-Result<std::uint16_t> PickFreeLoopbackPort();
-
 }  // namespace waop::server

@@ -1,17 +1,14 @@
 #include "http_adapter.h"
 
-#include <arpa/inet.h>
 #include <cpprest/containerstream.h>
 #include <cpprest/http_listener.h>
 #include <cpprest/producerconsumerstream.h>
 #include <cpprest/uri.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <mutex>
 
+#include "common/net.h"
 #include "tls/ssl_context.h"
 
 namespace devserver {
@@ -78,24 +75,6 @@ class PcbSink final : public StreamSink {
   bool closed_ = false;
   bool closed_out_ = false;
 };
-
-int PickFreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return 0;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
-    socklen_t len = sizeof(addr);
-    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-      port = ntohs(addr.sin_port);
-    }
-  }
-  ::close(fd);
-  return port;
-}
 
 std::string DecodeQueryValue(std::string v) {
   std::replace(v.begin(), v.end(), '+', ' ');
@@ -198,7 +177,11 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(ApiServer* api,
   }
   std::string last_error;
   for (int attempt = 0; attempt < 20; ++attempt) {
-    int port = options.port != 0 ? options.port : PickFreePort();
+    int port = options.port;
+    if (port == 0) {
+      auto picked = waop::PickFreeLoopbackPort();
+      port = picked.ok() ? *picked : 0;
+    }
     if (port == 0) continue;
     std::string url =
         std::string(tls ? "https" : "http") + "://" + options.host + ":" + std::to_string(port);

@@ -259,7 +259,7 @@ TEST_F(DispatcherTest, TimeoutFollowsFailurePolicy) {
 }
 
 TEST_F(DispatcherTest, UnreachableFollowsFailurePolicy) {
-  auto port = waop::testing::PickFreeLoopbackPort();  // Nobody listens there.
+  auto port = waop::PickFreeLoopbackPort();  // Nobody listens there.
   ASSERT_TRUE(port.ok());
   json hook = Webhook("gone");
   hook["clientConfig"]["url"] = "https://127.0.0.1:" + std::to_string(*port) + "/validate";

@@ -10,6 +10,8 @@
 
 #include <atomic>
 
+#include "common/net.h"
+
 namespace waop::server {
 namespace {
 

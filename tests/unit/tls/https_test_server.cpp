@@ -1,10 +1,5 @@
 #include "https_test_server.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include "tls/ssl_context.h"
 
 // cpprestsdk keeps idle keep-alive connections and their pending read tasks on its own static
@@ -18,23 +13,6 @@ extern "C" const char* __lsan_default_suppressions() {  // NOLINT(bugprone-reser
 }
 
 namespace waop::testing {
-
-Result<int> PickFreeLoopbackPort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return Status::Unavailable("socket() failed");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ::close(fd);
-    return Status::Unavailable("bind(127.0.0.1:0) failed");
-  }
-  ::close(fd);
-  return static_cast<int>(ntohs(addr.sin_port));
-}
 
 Result<std::unique_ptr<HttpsTestServer>> HttpsTestServer::Start(const tls::KeyPair& serving,
                                                                 Handler handler) {
@@ -55,7 +33,7 @@ Result<std::unique_ptr<HttpsTestServer>> HttpsTestServer::StartImpl(const tls::K
   }
   std::string last_error;
   for (int attempt = 0; attempt < 20; ++attempt) {
-    auto port = PickFreeLoopbackPort();
+    auto port = waop::PickFreeLoopbackPort();
     if (!port.ok()) return port.status();
     std::unique_ptr<HttpsTestServer> server(new HttpsTestServer());
     server->port_ = *port;

@@ -13,13 +13,11 @@
 #include <memory>
 #include <string>
 
+#include "common/net.h"
 #include "common/status.h"
 #include "tls/certs.h"
 
 namespace waop::testing {
-
-// A port on 127.0.0.1 that was free a moment ago. Unavailable when no socket can be bound.
-Result<int> PickFreeLoopbackPort();
 
 class HttpsTestServer {
  public:

@@ -180,7 +180,7 @@ TEST_F(HandshakeTest, CertificateWithoutTheHostsIpFailsHostnameVerification) {
 }
 
 TEST(FreePortTest, PicksAPortInRange) {
-  auto a = testing::PickFreeLoopbackPort();
+  auto a = waop::PickFreeLoopbackPort();
   ASSERT_TRUE(a.ok());
   EXPECT_GT(*a, 0);
   EXPECT_LT(*a, 65536);
