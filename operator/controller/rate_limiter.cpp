@@ -93,15 +93,4 @@ std::unique_ptr<RateLimiter> DefaultControllerRateLimiter(const Clock& clock) {
   return std::make_unique<MaxOfRateLimiter>(std::move(parts));
 }
 
-Backoff::Backoff(Options options, RandomSource random)
-    : options_(options), random_(std::move(random)), current_(options.initial) {}
-
-Duration Backoff::Next() {
-  const Duration base = std::min(current_, options_.cap);
-  current_ = ScaledCapped(current_, options_.factor, options_.cap);
-  if (options_.jitter <= 0.0 || !random_) return base;
-  const double extra = static_cast<double>(base.count()) * options_.jitter * random_();
-  return base + Duration(static_cast<Duration::rep>(extra));
-}
-
 }  // namespace waop::controller

@@ -1,15 +1,12 @@
-// Retry pacing for the controller runtime, modelled on client-go's workqueue rate limiters and
-// wait.Backoff:
+// Retry pacing for the controller runtime, modelled on client-go's workqueue rate limiters:
 //   - RateLimiter: "how long until this item may be retried", per item, with Forget() to reset
 //     after success. DefaultControllerRateLimiter() is client-go's default: the max of a
 //     per-item exponential backoff (5 ms doubling up to 1000 s) and an overall token bucket
 //     (10 qps, burst 100) so a storm of failing items cannot hammer the API server.
-//   - Backoff: a jittered exponential sequence for one retrying loop (watch reconnects: 0.8 s
-//     doubling to 30 s; Graph API retries).
+// (Watch reconnects pace themselves with kube::JitteredBackoff, next to the informer.)
 // Time and randomness are injected (Clock, RandomSource) so tests are deterministic.
 //
-// Thread-safety: every RateLimiter implementation here is internally synchronised. Backoff is
-// a value owned by one loop and is not synchronised.
+// Thread-safety: every RateLimiter implementation here is internally synchronised.
 #pragma once
 
 #include <chrono>
@@ -96,34 +93,5 @@ class MaxOfRateLimiter final : public RateLimiter {
 // client-go's DefaultControllerRateLimiter: max(5 ms * 2^n capped at 1000 s, 10 qps burst 100).
 // `clock` must outlive the limiter.
 std::unique_ptr<RateLimiter> DefaultControllerRateLimiter(const Clock& clock);
-
-// A jittered exponential backoff for one retry loop, like client-go's wait.Backoff:
-// the n-th Next() (from 0) returns min(initial * factor^n, cap) * (1 + jitter * r), r in [0,1).
-// The cap bounds the un-jittered delay, so the real delay is at most cap * (1 + jitter).
-// Reset() after a success starts again from `initial`.
-class Backoff {
- public:
-  struct Options {
-    Duration initial = std::chrono::milliseconds(800);
-    double factor = 2.0;
-    Duration cap = std::chrono::seconds(30);
-    double jitter = 1.0;  // fraction of the delay added at random; 0 = none
-  };
-  // Watch reconnects as client-go's reflector paces them: 0.8 s doubling to 30 s, jitter 1.0.
-  static Options WatchReconnect() { return Options{}; }
-
-  // `random` may be empty when jitter is 0; otherwise it must be set.
-  Backoff(Options options, RandomSource random);
-
-  Duration Next();
-  void Reset() { current_ = options_.initial; }
-  // The un-jittered delay the next Next() will be based on.
-  Duration Peek() const { return current_; }
-
- private:
-  Options options_;
-  RandomSource random_;
-  Duration current_;
-};
 
 }  // namespace waop::controller

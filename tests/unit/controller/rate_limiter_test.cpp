@@ -72,38 +72,5 @@ TEST(DefaultControllerRateLimiterTest, MaxOfItemBackoffAndBucket) {
   EXPECT_EQ(limiter->When("fresh"), milliseconds(100));
 }
 
-TEST(BackoffTest, DoublesToCapWithoutJitter) {
-  Backoff backoff({milliseconds(800), 2.0, seconds(30), 0.0}, nullptr);
-  const std::vector<Duration> expected = {
-      milliseconds(800),   milliseconds(1600),  milliseconds(3200), milliseconds(6400),
-      milliseconds(12800), milliseconds(25600), seconds(30),        seconds(30)};
-  for (size_t i = 0; i < expected.size(); ++i) EXPECT_EQ(backoff.Next(), expected[i]) << i;
-  backoff.Reset();
-  EXPECT_EQ(backoff.Next(), milliseconds(800));
-}
-
-TEST(BackoffTest, JitterStaysInRangeAndIsDeterministicForASeed) {
-  Backoff a(Backoff::WatchReconnect(), MakeRandomSource(42));
-  Backoff b(Backoff::WatchReconnect(), MakeRandomSource(42));
-  Duration base = milliseconds(800);
-  bool any_jitter = false;
-  for (int i = 0; i < 10; ++i) {
-    const Duration da = a.Next();
-    EXPECT_EQ(da, b.Next());
-    EXPECT_GE(da, base);
-    EXPECT_LT(da, 2 * base);  // jitter 1.0 adds up to 100%
-    any_jitter |= da != base;
-    base = std::min<Duration>(base * 2, seconds(30));
-  }
-  EXPECT_TRUE(any_jitter);
-}
-
-TEST(BackoffTest, FixedRandomGivesExactJitter) {
-  Backoff backoff({seconds(1), 2.0, seconds(10), 0.5}, [] { return 0.5; });
-  EXPECT_EQ(backoff.Next(), milliseconds(1250));
-  EXPECT_EQ(backoff.Next(), milliseconds(2500));
-  EXPECT_EQ(backoff.Peek(), seconds(4));
-}
-
 }  // namespace
 }  // namespace waop::controller
