@@ -286,6 +286,9 @@ int Run(const Options& o, server::SignalHandler& signals) {
 
   KubeLeaseClient lease_client(*client);
   std::unique_ptr<controller::LeaderElector> elector;
+  // Standbys watch the Lease, so a release (the leader's SIGTERM) is taken at once rather than
+  // at the next retry period.
+  std::unique_ptr<kube::Informer> lease_watch;
   std::thread starter;
   if (o.leader_elect) {
     controller::LeaderElectionConfig lc;
@@ -322,6 +325,23 @@ int Run(const Options& o, server::SignalHandler& signals) {
       Log(lvl::err, "cannot start leader election", {{"error", s.message()}});
       return 1;
     }
+    kube::InformerOptions lo = informer_options(kube::resources::kLeases, "");
+    lo.namespace_name = lc.lease_namespace;
+    lo.field_selector = "metadata.name=" + lc.lease_name;
+    lease_watch = std::make_unique<kube::Informer>(*client, lo);
+    auto poke_if_free = [&](const kube::ObjectPtr& lease) {
+      const auto spec = lease->find("spec");
+      const bool free =
+          spec == lease->end() || !spec->is_object() || spec->value("holderIdentity", "").empty();
+      if (free) elector->Poke();
+    };
+    lease_watch->AddEventHandler(
+        {poke_if_free, [&](const kube::ObjectPtr&, const kube::ObjectPtr& l) { poke_if_free(l); },
+         [&](const kube::ObjectPtr&) { elector->Poke(); }});
+    // Without the watch, the election still works at the retry period: not fatal.
+    if (Status w = lease_watch->Start(); !w.ok()) {
+      Log(lvl::warn, "cannot watch the lease", {{"error", w.message()}});
+    }
   } else {
     starter = std::thread(start_workers);
   }
@@ -341,6 +361,7 @@ int Run(const Options& o, server::SignalHandler& signals) {
   signals.Wait();
   Log(lvl::info, "shutting down", {{"signal", std::to_string(signals.ReceivedSignal())}});
   if (starter.joinable()) starter.join();
+  if (lease_watch) lease_watch->Stop();
   workers.Stop();  // in-flight reconciles finish
   if (elector) {
     Status s = elector->Release();

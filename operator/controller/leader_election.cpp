@@ -136,15 +136,25 @@ Status LeaderElector::Start() {
 }
 
 void LeaderElector::Loop() {
+  bool poked = false;
   while (true) {
-    const MonoTime next = Tick();
+    const MonoTime next = Step(poked);
     std::unique_lock lock(thread_mu_);
     if (stop_) return;
     const auto wait =
         std::clamp<MonoTime::duration>(next - clock_.Mono(), MonoTime::duration::zero(), kMaxSleep);
-    stop_cv_.wait_for(lock, wait, [this] { return stop_; });
+    stop_cv_.wait_for(lock, wait, [this] { return stop_ || poked_; });
     if (stop_) return;
+    poked = std::exchange(poked_, false);
   }
+}
+
+void LeaderElector::Poke() {
+  {
+    std::lock_guard lock(thread_mu_);
+    poked_ = true;
+  }
+  stop_cv_.notify_all();
 }
 
 void LeaderElector::Stop() {
@@ -203,13 +213,15 @@ MonoTime::duration LeaderElector::Jittered(std::chrono::milliseconds period) {
       period + std::chrono::duration<double, std::milli>(extra));
 }
 
-MonoTime LeaderElector::Tick() {
+MonoTime LeaderElector::Tick() { return Step(false); }
+
+MonoTime LeaderElector::Step(bool candidate_now) {
   Events events;
   MonoTime next;
   {
     std::lock_guard op(op_mu_);
     const MonoTime start = clock_.Mono();
-    if (start < next_step_) return next_step_;
+    if (start < next_step_ && !(candidate_now && !IsLeader())) return next_step_;
     const std::string before = CurrentLeader();
     const Status attempt = TryAcquireOrRenew();
     const bool holding = attempt.ok();

@@ -361,5 +361,34 @@ TEST(LeaderElectionTest, ThreadedHandoverOnReleaseIsQuick) {
   EXPECT_FALSE(b.elector->IsLeader());
 }
 
+TEST(LeaderElectionTest, APokedCandidateTriesAtOnce) {
+  FakeLeaseClient client;
+  FakeClock clock;  // never advances: only a poke can bring the standby's next step forward
+  Candidate a(client, clock, "a");
+  a.elector->Tick();
+  ASSERT_TRUE(a.elector->IsLeader());
+  Candidate b(client, clock, "b");
+  ASSERT_TRUE(b.elector->Start().ok());
+  const auto deadline = std::chrono::steady_clock::now() + seconds(20);
+  while (b.Seen().empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  ASSERT_EQ(b.Seen(), std::vector<std::string>{"a"});
+  b.elector->Poke();  // held, not released: the attempt finds it taken
+  std::this_thread::sleep_for(milliseconds(50));
+  EXPECT_FALSE(b.elector->IsLeader());
+  ASSERT_TRUE(a.elector->Release().ok());
+  b.elector->Poke();  // what the operator's watch on the Lease does when it sees the release
+  while (!b.elector->IsLeader() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  EXPECT_TRUE(b.elector->IsLeader());
+  // A leader ignores pokes (and stays leader).
+  b.elector->Poke();
+  std::this_thread::sleep_for(milliseconds(50));
+  EXPECT_TRUE(b.elector->IsLeader());
+  b.elector->Stop();
+}
+
 }  // namespace
 }  // namespace waop::controller
