@@ -15,7 +15,8 @@
 //     stricter than client-go (which starts counting at the first failed attempt) and still
 //     leaves lease_duration - renew_deadline of margin before a standby may take over.
 //   - Release() writes an empty holder with leaseDurationSeconds=1, so a standby takes over at
-//     its next retry instead of waiting out the lease (SIGTERM handover).
+//     its next retry instead of waiting out the lease (SIGTERM handover), or at once when
+//     something watching the Lease calls Poke().
 //
 // Use: Create(), Start() (own thread), IsLeader(); on shutdown, stop the controllers first,
 // then Release(). Tests drive it without a thread: advance a FakeClock and call Tick().
