@@ -329,15 +329,19 @@ int Run(const Options& o, server::SignalHandler& signals) {
     lo.namespace_name = lc.lease_namespace;
     lo.field_selector = "metadata.name=" + lc.lease_name;
     lease_watch = std::make_unique<kube::Informer>(*client, lo);
-    auto poke_if_free = [&](const kube::ObjectPtr& lease) {
+    // The handlers outlive this block: they hold the elector itself, which outlives the watch
+    // (stopped first at shutdown), never references to block locals.
+    controller::LeaderElector* poked = elector.get();
+    auto poke_if_free = [poked](const kube::ObjectPtr& lease) {
       const auto spec = lease->find("spec");
       const bool free =
           spec == lease->end() || !spec->is_object() || spec->value("holderIdentity", "").empty();
-      if (free) elector->Poke();
+      if (free) poked->Poke();
     };
     lease_watch->AddEventHandler(
-        {poke_if_free, [&](const kube::ObjectPtr&, const kube::ObjectPtr& l) { poke_if_free(l); },
-         [&](const kube::ObjectPtr&) { elector->Poke(); }});
+        {poke_if_free,
+         [poke_if_free](const kube::ObjectPtr&, const kube::ObjectPtr& l) { poke_if_free(l); },
+         [poked](const kube::ObjectPtr&) { poked->Poke(); }});
     // Without the watch, the election still works at the retry period: not fatal.
     if (Status w = lease_watch->Start(); !w.ok()) {
       Log(lvl::warn, "cannot watch the lease", {{"error", w.message()}});
