@@ -2,16 +2,6 @@
 
 #include "tls/ssl_context.h"
 
-// cpprestsdk keeps idle keep-alive connections and their pending read tasks on its own static
-// thread pool, which is never joined: tasks still queued when a test process exits show up as
-// LeakSanitizer reports inside libcpprest (pplx::_Task_impl allocated by libcpprest frames).
-// They are not ours and not reachable from our code, so test binaries that link this helper
-// suppress leaks whose allocation stack passes through libcpprest. Leaks in our own code still
-// fail the ASan run.
-extern "C" const char* __lsan_default_suppressions() {  // NOLINT(bugprone-reserved-identifier)
-  return "leak:libcpprest.so\n";
-}
-
 namespace waop::testing {
 
 Result<std::unique_ptr<HttpsTestServer>> HttpsTestServer::Start(const tls::KeyPair& serving,

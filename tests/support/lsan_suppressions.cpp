@@ -1,0 +1,19 @@
+// LeakSanitizer suppressions for every test binary of the sanitizer build (linked in by
+// tests/CMakeLists.txt; the operator binary has its own, narrower list in operator/main.cpp).
+//
+// cpprestsdk runs its tasks on a static thread pool that is never joined. When a request ends
+// in an error (connection refused, a connection closed mid-stream), cpprestsdk closes the body
+// stream with a pplx when_all continuation that is still queued on that pool when a short test
+// process exits; LeakSanitizer then reports the pplx::_Task_impl objects, allocated by
+// libcpprest frames, as leaked. Whether it does depends on thread timing, so the report comes
+// and goes (it failed a CI run in RestClientTest). These objects are not ours and no code of
+// ours holds them, so leaks whose allocation stack passes through libcpprest are not reported.
+// Every other leak still fails the ASan run.
+extern "C" const char* __lsan_default_suppressions() {  // NOLINT(bugprone-reserved-identifier)
+  return "leak:libcpprest.so\n";
+}
+
+// Keeps test output free of the table of used suppressions.
+extern "C" const char* __lsan_default_options() {  // NOLINT(bugprone-reserved-identifier)
+  return "print_suppressions=0";
+}
