@@ -40,9 +40,14 @@ std::optional<core::PhoneInfo> PhoneInfoFrom(const ObjectPtr& phone_number) {
 
 std::string Key(const api::ObjectMeta& meta) { return meta.ns + "/" + meta.name; }
 
+// The own-writes key of ConfigMap `ns`/`config_map_name`.
+std::string ConfigMapKey(std::string_view ns, std::string_view config_map_name) {
+  return "configmap:" + std::string(ns) + "/" + std::string(config_map_name);
+}
+
 // The own-writes key of the settings ConfigMap of assignment `ns`/`name`.
 std::string ConfigMapWriteKey(std::string_view ns, std::string_view assignment_name) {
-  return "configmap:" + std::string(ns) + "/" + core::SettingsConfigMapName(assignment_name);
+  return ConfigMapKey(ns, core::SettingsConfigMapName(assignment_name));
 }
 
 // The body of a PUT to /status: identity, the resourceVersion read, and the status. The API
@@ -184,13 +189,19 @@ ReconcileResult AssignmentReconciler::ReconcileAssignment(const nlohmann::json& 
 Status AssignmentReconciler::SyncConfigMap(const api::Assignment& a,
                                            const std::optional<std::string>& meta_display) {
   nlohmann::json desired = core::DesiredConfigMap(a, meta_display);
-  const std::size_t content = std::hash<std::string>{}(desired.dump());
+  // The fingerprint of what we write, computed only when a write is pending or made: the
+  // common case (the cache already matches) needs no serialisation.
+  std::optional<std::size_t> content_hash;
+  auto content = [&] {
+    if (!content_hash) content_hash = std::hash<std::string>{}(desired.dump());
+    return *content_hash;
+  };
   std::string name = core::SettingsConfigMapName(a.metadata.name);
   std::string write_key = ConfigMapWriteKey(a.metadata.ns, a.metadata.name);
   ObjectPtr cached = view_.GetConfigMap(a.metadata.ns, name);
   std::optional<nlohmann::json> live;
   if (auto pending = PendingWrite(write_key, cached)) {
-    if (pending->content == content) return Status::Ok();  // we wrote just this a moment ago
+    if (pending->content == content()) return Status::Ok();  // we wrote just this a moment ago
     // What we wrote is not in the cache yet and no longer what we want: read the live object.
     auto fresh = client_.Get(kube::resources::kConfigMaps, a.metadata.ns, name);
     if (fresh.ok()) {
@@ -207,7 +218,7 @@ Status AssignmentReconciler::SyncConfigMap(const api::Assignment& a,
     auto created = client_.Create(kube::resources::kConfigMaps, desired);
     if (created.ok()) {
       ++counters_.config_map_writes;
-      RememberWrite(write_key, "", *created, content);
+      RememberWrite(write_key, "", *created, content());
       return Status::Ok();
     }
     if (created.status().code() != StatusCode::kAlreadyExists) return created.status();
@@ -231,7 +242,7 @@ Status AssignmentReconciler::SyncConfigMap(const api::Assignment& a,
   ++counters_.config_map_writes;
   // The cache may still show the version before `replaced` (a fresh read got ahead of it);
   // recording what the cache shows keeps the entry until it moves on.
-  RememberWrite(write_key, cached ? kube::ObjectResourceVersion(*cached) : "", *updated, content);
+  RememberWrite(write_key, cached ? kube::ObjectResourceVersion(*cached) : "", *updated, content());
   return Status::Ok();
 }
 
@@ -415,7 +426,7 @@ std::vector<std::string> AssignmentReconciler::KeysForConfigMap(const nlohmann::
   std::string owner = KeyForConfigMap(config_map);
   if (owner.empty()) return {};
   const std::string write_key =
-      "configmap:" + kube::ObjectNamespace(config_map) + "/" + kube::ObjectName(config_map);
+      ConfigMapKey(kube::ObjectNamespace(config_map), kube::ObjectName(config_map));
   if (IsQuietEcho(write_key, kube::ObjectResourceVersion(config_map))) return {};
   return {owner};
 }

@@ -23,6 +23,17 @@ json Object(const std::string& name) {
           {"spec", {{"tenantId", "t-1"}}}};
 }
 
+// One merge patch of Event `name` in bakery-ia that sets its count to `count`.
+void ExpectCountPatch(MockClient& client, const std::string& name, int count) {
+  EXPECT_CALL(client, Patch(_, "bakery-ia", name, kube::PatchType::kMerge, _, _))
+      .WillOnce(
+          Invoke([count](const kube::ResourceType&, std::string_view, std::string_view,
+                         kube::PatchType, const json& patch, std::string_view) -> Result<json> {
+            EXPECT_EQ(patch["count"], count);
+            return patch;
+          }));
+}
+
 TEST(EventRecorderTest, RepeatsAreAggregatedIntoOneEvent) {
   StrictMock<MockClient> client;
   FakeClock clock;
@@ -37,12 +48,7 @@ TEST(EventRecorderTest, RepeatsAreAggregatedIntoOneEvent) {
         return e;
       }));
   recorder.Record(Object("a"), "Normal", "Bound", "bound");
-  EXPECT_CALL(client, Patch(_, "bakery-ia", name, kube::PatchType::kMerge, _, _))
-      .WillOnce(Invoke([](const kube::ResourceType&, std::string_view, std::string_view,
-                          kube::PatchType, const json& patch, std::string_view) -> Result<json> {
-        EXPECT_EQ(patch["count"], 2);
-        return patch;
-      }));
+  ExpectCountPatch(client, name, 2);
   recorder.Record(Object("a"), "Normal", "Bound", "bound");
 }
 
@@ -55,12 +61,7 @@ TEST(EventRecorderTest, AnEventOfAnEarlierProcessIsContinued) {
   EXPECT_CALL(client, Create(_, _))
       .WillOnce(Return(Status::AlreadyExists("events \"" + name + "\" already exists")));
   EXPECT_CALL(client, Get(_, "bakery-ia", name)).WillOnce(Return(json{{"count", 7}}));
-  EXPECT_CALL(client, Patch(_, "bakery-ia", name, kube::PatchType::kMerge, _, _))
-      .WillOnce(Invoke([](const kube::ResourceType&, std::string_view, std::string_view,
-                          kube::PatchType, const json& patch, std::string_view) -> Result<json> {
-        EXPECT_EQ(patch["count"], 8);
-        return patch;
-      }));
+  ExpectCountPatch(client, name, 8);
   recorder.Record(Object("a"), "Warning", "DuplicatePhoneNumber", "taken");
 }
 
