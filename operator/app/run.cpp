@@ -7,11 +7,11 @@
 #include <fstream>
 #include <map>
 #include <random>
-#include <set>
 #include <thread>
 
 #include "api/types.h"
 #include "app/lease_client.h"
+#include "app/ready_reasons.h"
 #include "controller/assignment_reconciler.h"
 #include "controller/leader_election.h"
 #include "controller/workqueue.h"
@@ -156,7 +156,7 @@ int Run(const Options& o, server::SignalHandler& signals) {
     }
   }
 
-  // Watch health and assignments by Ready reason, read from the informers at scrape time.
+  // Watch health, read from the informers at scrape time, and assignments by Ready reason.
   auto watch_restarts = registry.AddCounter("whatsapp_operator_watch_restarts_total",
                                             "Watches that ended and were reopened.", {"resource"});
   auto relists = registry.AddCounter("whatsapp_operator_relists_total",
@@ -170,8 +170,8 @@ int Run(const Options& o, server::SignalHandler& signals) {
   }
   struct Scraped {
     std::map<std::string, kube::InformerStats> informers;
-    std::set<std::string> reasons;  // every reason seen, so one that empties reads 0
   };
+  ReadyReasonCounts ready_reasons;  // fed by the assignment event handlers below
   auto scraped = std::make_shared<Scraped>();
   registry.AddCollectHook(
       [&, scraped, restarts = *watch_restarts, relist = *relists, reasons = *by_reason] {
@@ -185,21 +185,9 @@ int Run(const Options& o, server::SignalHandler& signals) {
           relist->WithLabels({name}).Inc(static_cast<double>(now.relists - seen.relists));
           seen = now;
         }
-        std::map<std::string, double> counts;
-        for (const auto& reason : scraped->reasons) counts[reason] = 0;
-        for (const auto& obj : assignments.store().List()) {
-          std::string reason = "Unknown";
-          auto status = obj->find("status");
-          if (status != obj->end() && status->is_object()) {
-            for (const auto& c : status->value("conditions", json::array())) {
-              if (c.value("type", "") == api::kConditionReady)
-                reason = c.value("reason", "Unknown");
-            }
-          }
-          counts[reason] += 1;
-          scraped->reasons.insert(reason);
+        for (const auto& [reason, n] : ready_reasons.Snapshot()) {
+          reasons->WithLabels({reason}).Set(static_cast<double>(n));
         }
-        for (const auto& [reason, n] : counts) reasons->WithLabels({reason}).Set(n);
       });
 
   InformerView view(assignments, config_maps, phone_numbers);
@@ -214,12 +202,15 @@ int Run(const Options& o, server::SignalHandler& signals) {
   };
   assignments.AddEventHandler(
       {[&](const kube::ObjectPtr& obj) {
+         ready_reasons.Added(*obj);
          enqueue(reconciler.KeysForAssignmentChange(nullptr, obj.get()));
        },
        [&](const kube::ObjectPtr& old_obj, const kube::ObjectPtr& new_obj) {
+         ready_reasons.Updated(*old_obj, *new_obj);
          enqueue(reconciler.KeysForAssignmentChange(old_obj.get(), new_obj.get()));
        },
        [&](const kube::ObjectPtr& obj) {
+         ready_reasons.Deleted(*obj);
          enqueue(reconciler.KeysForAssignmentChange(obj.get(), nullptr));
        }});
   auto config_map_changed = [&](const kube::ObjectPtr& obj) {

@@ -594,11 +594,23 @@ TEST_F(OperatorE2eTest, ConvergesExactlyUnderFaultsThenStaysQuiet) {
   auto metrics = op_->Metrics();
   EXPECT_EQ(metrics.status, 200);
   std::cout << "work queue retries: ";
+  // The by-reason gauge is kept from watch events (through drops and relists): it must match
+  // the plan exactly. Reasons that emptied read 0 and are left out of the comparison.
+  std::map<std::string, int> by_reason, want_by_reason;
+  for (const auto& p : plan) ++want_by_reason[p.reason.empty() ? "Bound" : p.reason];
+  const std::string gauge = "whatsapp_operator_assignments{reason=\"";
   std::istringstream in(metrics.body);
   for (std::string line; std::getline(in, line);) {
     if (line.rfind("workqueue_retries_total", 0) == 0) std::cout << line << "; ";
+    if (line.rfind(gauge, 0) == 0) {
+      auto close = line.find("\"}", gauge.size());
+      ASSERT_NE(close, std::string::npos) << line;
+      int n = std::stoi(line.substr(close + 3));
+      if (n != 0) by_reason[line.substr(gauge.size(), close - gauge.size())] = n;
+    }
   }
   std::cout << "\n";
+  EXPECT_EQ(by_reason, want_by_reason) << metrics.body;
 }
 
 // --- 8. The process: flags, exit codes, probes, metrics, signals, logs -------------------------
