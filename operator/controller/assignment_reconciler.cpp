@@ -228,20 +228,22 @@ Status AssignmentReconciler::SyncConfigMap(const api::Assignment& a,
     if (core::ConfigMapMatches(*fresh, desired)) return Status::Ok();
     live = std::move(*fresh);
   }
-  std::string replaced = kube::ObjectResourceVersion(*live);
-  auto updated = client_.Update(kube::resources::kConfigMaps, core::MergeConfigMap(*live, desired));
+  auto patch = [&](const nlohmann::json& from) {
+    return client_.Patch(kube::resources::kConfigMaps, a.metadata.ns, name, kube::PatchType::kMerge,
+                         core::ConfigMapPatch(from, desired));
+  };
+  auto updated = patch(*live);
   if (updated.status().code() == StatusCode::kConflict) {
     // Someone else wrote it since our cache saw it: one fresh read and retry.
     auto fresh = client_.Get(kube::resources::kConfigMaps, a.metadata.ns, name);
     if (!fresh.ok()) return fresh.status();
     if (core::ConfigMapMatches(*fresh, desired)) return Status::Ok();
-    replaced = kube::ObjectResourceVersion(*fresh);
-    updated = client_.Update(kube::resources::kConfigMaps, core::MergeConfigMap(*fresh, desired));
+    updated = patch(*fresh);
   }
   if (!updated.ok()) return updated.status();
   ++counters_.config_map_writes;
-  // The cache may still show the version before `replaced` (a fresh read got ahead of it);
-  // recording what the cache shows keeps the entry until it moves on.
+  // The cache may still show a version older than the one patched (a fresh read got ahead of
+  // it); recording what the cache shows keeps the entry until it moves on.
   RememberWrite(write_key, cached ? kube::ObjectResourceVersion(*cached) : "", *updated, content());
   return Status::Ok();
 }

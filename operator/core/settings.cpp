@@ -106,24 +106,15 @@ bool ConfigMapMatches(const json& live, const json& desired) {
   return (want_data ? *want_data : empty) == (have_data ? *have_data : empty);
 }
 
-json MergeConfigMap(const json& live, const json& desired) {
-  json out = live.is_object() ? live : json::object();
-  if (!out.contains("metadata") || !out["metadata"].is_object()) out["metadata"] = json::object();
-  json& meta = out["metadata"];
-  for (const char* key : {"name", "namespace"}) {
-    if (const json* v = Path(desired, "metadata", key); v != nullptr && !meta.contains(key)) {
-      meta[key] = *v;
-    }
+json ConfigMapPatch(const json& live, const json& desired) {
+  json meta = json::object();
+  if (const json* rv = Path(live, "metadata", "resourceVersion"); rv != nullptr) {
+    meta["resourceVersion"] = *rv;
   }
-  if (const json* want = Path(desired, "metadata", "labels")) {
-    if (!meta.contains("labels") || !meta["labels"].is_object()) meta["labels"] = json::object();
-    for (auto it = want->begin(); it != want->end(); ++it) meta["labels"][it.key()] = *it;
-  }
+  if (const json* want = Path(desired, "metadata", "labels")) meta["labels"] = *want;
   if (const json* want = Path(desired, "metadata", "ownerReferences")) {
-    if (!meta.contains("ownerReferences") || !meta["ownerReferences"].is_array()) {
-      meta["ownerReferences"] = json::array();
-    }
-    json& refs = meta["ownerReferences"];
+    const json* have = Path(live, "metadata", "ownerReferences");
+    json refs = have != nullptr && have->is_array() ? *have : json::array();
     for (const json& ref : *want) {
       bool replaced = false;
       for (json& l : refs) {
@@ -135,16 +126,20 @@ json MergeConfigMap(const json& live, const json& desired) {
       }
       if (!replaced) refs.push_back(ref);
     }
+    // A merge patch replaces a list whole: send it only when it changes, with others' entries.
+    if (have == nullptr || *have != refs) meta["ownerReferences"] = std::move(refs);
   }
-  if (const json* data = Member(desired, "data")) {
-    out["data"] = *data;
-  } else {
-    out.erase("data");
+  json patch = {{"metadata", std::move(meta)}};
+  const json* want_data = Member(desired, "data");
+  json data = want_data != nullptr ? *want_data : json::object();
+  if (const json* have_data = Member(live, "data");
+      have_data != nullptr && have_data->is_object()) {
+    for (auto it = have_data->begin(); it != have_data->end(); ++it) {
+      if (!data.contains(it.key())) data[it.key()] = nullptr;  // null removes the key
+    }
   }
-  for (const char* key : {"apiVersion", "kind"}) {
-    if (const json* v = Member(desired, key)) out[key] = *v;
-  }
-  return out;
+  if (!data.empty()) patch["data"] = std::move(data);
+  return patch;
 }
 
 }  // namespace waop::core

@@ -49,9 +49,12 @@ nlohmann::json DesiredConfigMap(const api::Assignment& assignment,
 // annotations and ownerReferences others add are ignored, so they never cause a write.
 bool ConfigMapMatches(const nlohmann::json& live, const nlohmann::json& desired);
 
-// `live` with what `desired` owns put back (labels set, our ownerReference added or fixed, data
-// replaced) and everything else (foreign labels, annotations, resourceVersion) kept: the body
-// for an update that does not trample other writers.
-nlohmann::json MergeConfigMap(const nlohmann::json& live, const nlohmann::json& desired);
+// A JSON merge patch (RFC 7386) that puts back on `live` what `desired` owns: our labels set,
+// our ownerReference added or fixed (the list is sent whole when it changes, since a merge
+// patch replaces lists), data replaced (keys we do not want set to null), and live's
+// resourceVersion as a precondition (409 if the object moved on). The server keeps everything
+// else, including what our cache never holds (managedFields, the last-applied annotation),
+// which a PUT of the cached object would drop.
+nlohmann::json ConfigMapPatch(const nlohmann::json& live, const nlohmann::json& desired);
 
 }  // namespace waop::core

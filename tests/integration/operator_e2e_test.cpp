@@ -314,6 +314,12 @@ TEST_F(OperatorE2eTest, PatchingThePhoneNumberUpdatesTheSettings) {
   ASSERT_NO_FATAL_FAILURE(ApplyExamples());
   auto ready = WaitCondition("panaderia-goiko", "Ready");
   ASSERT_EQ(ready.exit_code, 0) << ready.Both();
+  // Annotations others add stay, including the one our cache drops (last-applied): the
+  // operator patches only the fields it owns.
+  const std::string last_applied = "kubectl.kubernetes.io/last-applied-configuration";
+  auto annotate = K({"annotate", "configmap", "whatsapp-settings-panaderia-goiko", "-n", kNs,
+                     "team=bakers", last_applied + "={\"kind\":\"ConfigMap\"}"});
+  ASSERT_EQ(annotate.exit_code, 0) << annotate.Both();
   auto before = Get("configmap", "whatsapp-settings-panaderia-goiko");
   ASSERT_TRUE(before);
 
@@ -335,6 +341,9 @@ TEST_F(OperatorE2eTest, PatchingThePhoneNumberUpdatesTheSettings) {
   auto after = Get("configmap", "whatsapp-settings-panaderia-goiko");
   ASSERT_TRUE(after);
   EXPECT_EQ((*after)["metadata"].value("uid", "a"), (*before)["metadata"].value("uid", "b"));
+  const json annotations = (*after)["metadata"].value("annotations", json::object());
+  EXPECT_EQ(annotations.value("team", ""), "bakers") << after->dump();
+  EXPECT_EQ(annotations.value(last_applied, ""), R"({"kind":"ConfigMap"})") << after->dump();
   json wa;
   EXPECT_TRUE(WaitFor(
       [&] {

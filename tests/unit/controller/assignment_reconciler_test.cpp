@@ -213,10 +213,13 @@ TEST_F(ReconcilerTest, OwnWritesNotYetInTheCacheAreNotWrittenAgain) {
   // The ConfigMap cache still lacks the one we created, and the settings must change: the
   // reconciler reads the live object (only versions are remembered) and updates it.
   EXPECT_CALL(client_, Get(IsType("configmaps"), "bakery-ia", _)).WillOnce(Return(created_cm));
-  EXPECT_CALL(client_, Update(IsType("configmaps"), _))
-      .WillOnce(Invoke([&](const kube::ResourceType&, const json& cm) -> Result<json> {
-        EXPECT_EQ(cm["metadata"]["resourceVersion"], "20");
-        EXPECT_THAT(cm["data"]["notification_settings.json"].get<std::string>(), HasSubstr("456"));
+  EXPECT_CALL(client_, Patch(IsType("configmaps"), "bakery-ia", "whatsapp-settings-san-juan",
+                             kube::PatchType::kMerge, _, ""))
+      .WillOnce(Invoke([&](const kube::ResourceType&, std::string_view, std::string_view,
+                           kube::PatchType, const json& patch, std::string_view) -> Result<json> {
+        EXPECT_EQ(patch["metadata"]["resourceVersion"], "20");
+        EXPECT_THAT(patch["data"]["notification_settings.json"].get<std::string>(),
+                    HasSubstr("456"));
         return json::object();
       }));
   EXPECT_CALL(client_, UpdateStatus(IsType("whatsappassignments"), _))
@@ -273,7 +276,7 @@ TEST_F(ReconcilerTest, ForeignLabelsOnTheConfigMapCauseNoWrite) {
   EXPECT_EQ(r.counters().config_map_writes, 0);
 }
 
-TEST_F(ReconcilerTest, ChangedSettingsUpdateOnlyOwnedFieldsWithTheResourceVersion) {
+TEST_F(ReconcilerTest, ChangedSettingsPatchOnlyOwnedFieldsWithTheResourceVersion) {
   auto a = Assignment("goiko", "t-2", "222", "2026-11-01T10:00:00Z");
   view_.PutAssignment(a);
   auto parsed = api::ParseAssignment(a);
@@ -283,10 +286,14 @@ TEST_F(ReconcilerTest, ChangedSettingsUpdateOnlyOwnedFieldsWithTheResourceVersio
   cm["metadata"]["resourceVersion"] = "12";
   view_.PutConfigMap(cm);
   json updated;
-  EXPECT_CALL(client_, Update(IsType("configmaps"), _))
-      .WillOnce(Invoke([&](const kube::ResourceType&, const json& body) -> Result<json> {
-        updated = body;
-        return body;
+  EXPECT_CALL(client_, Patch(IsType("configmaps"), "bakery-ia", "whatsapp-settings-goiko",
+                             kube::PatchType::kMerge, _, ""))
+      .WillOnce(Invoke([&](const kube::ResourceType&, std::string_view, std::string_view,
+                           kube::PatchType, const json& patch, std::string_view) -> Result<json> {
+        updated = cm;
+        updated.merge_patch(patch);
+        EXPECT_FALSE(patch["metadata"].contains("annotations"));
+        return updated;
       }));
   EXPECT_CALL(client_, UpdateStatus(_, _)).WillOnce(Return(json::object()));
   EXPECT_CALL(client_, Create(IsType("events"), _)).WillOnce(Return(json::object()));

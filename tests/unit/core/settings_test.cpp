@@ -119,7 +119,7 @@ TEST(SettingsTest, MatchesDetectsWhatWeOwn) {
   EXPECT_FALSE(ConfigMapMatches(live, desired));
 }
 
-TEST(SettingsTest, MergeKeepsForeignFieldsAndFixesOurs) {
+TEST(SettingsTest, PatchKeepsForeignFieldsAndFixesOurs) {
   json desired = DesiredConfigMap(Example());
   json live = desired;
   live["metadata"]["resourceVersion"] = "77";
@@ -130,7 +130,14 @@ TEST(SettingsTest, MergeKeepsForeignFieldsAndFixesOurs) {
   live["data"] = {{"notification_settings.json", "{}"}, {"stray", "x"}};
   EXPECT_FALSE(ConfigMapMatches(live, desired));
 
-  json merged = MergeConfigMap(live, desired);
+  json patch = ConfigMapPatch(live, desired);
+  // Only what we own, and the version read as a precondition: no annotations, no status.
+  EXPECT_EQ(patch["metadata"]["resourceVersion"], "77");
+  EXPECT_FALSE(patch["metadata"].contains("annotations"));
+  EXPECT_EQ(patch["metadata"]["labels"], desired["metadata"]["labels"]);
+  EXPECT_EQ(patch["data"]["stray"], nullptr);
+  json merged = live;
+  merged.merge_patch(patch);
   EXPECT_TRUE(ConfigMapMatches(merged, desired));
   EXPECT_EQ(merged["metadata"]["resourceVersion"], "77");
   EXPECT_EQ(merged["metadata"]["labels"]["team"], "ops");
@@ -138,9 +145,25 @@ TEST(SettingsTest, MergeKeepsForeignFieldsAndFixesOurs) {
   EXPECT_EQ(merged["metadata"]["ownerReferences"].size(), 1u);
   EXPECT_EQ(merged["metadata"]["ownerReferences"][0]["blockOwnerDeletion"], true);
   EXPECT_EQ(merged["data"], desired["data"]);
+}
 
-  // From nothing, the merge is the desired object.
-  EXPECT_EQ(MergeConfigMap(json::object(), desired), desired);
+TEST(SettingsTest, PatchKeepsOthersOwnerReferencesAndSendsThemOnlyOnChange) {
+  json desired = DesiredConfigMap(Example());
+  json live = desired;
+  live["data"]["notification_settings.json"] = "{}";
+  json other = {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"name", "x"}, {"uid", "u-x"}};
+  live["metadata"]["ownerReferences"].push_back(other);
+  // Our reference is in place: the list is not sent (a merge patch would replace it whole).
+  EXPECT_FALSE(ConfigMapPatch(live, desired)["metadata"].contains("ownerReferences"));
+
+  live["metadata"]["ownerReferences"] = json::array({other});
+  json patch = ConfigMapPatch(live, desired);
+  ASSERT_EQ(patch["metadata"]["ownerReferences"].size(), 2u);
+  EXPECT_EQ(patch["metadata"]["ownerReferences"][0], other);
+  EXPECT_EQ(patch["metadata"]["ownerReferences"][1], desired["metadata"]["ownerReferences"][0]);
+  json merged = live;
+  merged.merge_patch(patch);
+  EXPECT_TRUE(ConfigMapMatches(merged, desired));
 }
 
 TEST(SettingsTest, ConfigMapName) { EXPECT_EQ(SettingsConfigMapName("x"), "whatsapp-settings-x"); }
