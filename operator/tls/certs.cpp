@@ -16,40 +16,10 @@
 #include <ctime>
 #include <memory>
 
+#include "tls/openssl_ptr.h"
+
 namespace waop::tls {
 namespace {
-
-// RAII owners for the OpenSSL objects used here; nothing leaves this file.
-struct BioFree {
-  void operator()(BIO* p) const { BIO_free_all(p); }
-};
-struct PkeyFree {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-struct X509Free {
-  void operator()(X509* p) const { X509_free(p); }
-};
-struct StoreFree {
-  void operator()(X509_STORE* p) const { X509_STORE_free(p); }
-};
-struct StoreCtxFree {
-  void operator()(X509_STORE_CTX* p) const { X509_STORE_CTX_free(p); }
-};
-struct ExtFree {
-  void operator()(X509_EXTENSION* p) const { X509_EXTENSION_free(p); }
-};
-struct BnFree {
-  void operator()(BIGNUM* p) const { BN_free(p); }
-};
-struct GeneralNamesFree {
-  void operator()(GENERAL_NAMES* p) const { GENERAL_NAMES_free(p); }
-};
-struct Asn1OctetFree {
-  void operator()(ASN1_OCTET_STRING* p) const { ASN1_OCTET_STRING_free(p); }
-};
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
-using X509Ptr = std::unique_ptr<X509, X509Free>;
 
 // The most recent OpenSSL error as text, and the error queue cleared so the next call
 // starts clean.
@@ -122,7 +92,7 @@ Status SetRandomSerial(X509* cert) {
   if (RAND_bytes(bytes, sizeof(bytes)) != 1) return Status::Internal(OpenSslError("RAND_bytes"));
   bytes[0] &= 0x7f;  // Positive.
   bytes[0] |= 0x01;  // Never zero, never shorter than it looks.
-  std::unique_ptr<BIGNUM, BnFree> bn(BN_bin2bn(bytes, sizeof(bytes), nullptr));
+  BignumPtr bn(BN_bin2bn(bytes, sizeof(bytes), nullptr));
   if (!bn) return Status::Internal(OpenSslError("BN_bin2bn"));
   if (BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(cert)) == nullptr) {
     return Status::Internal(OpenSslError("BN_to_ASN1_INTEGER"));
@@ -134,8 +104,7 @@ Status AddExtension(X509* cert, X509* issuer, int nid, const std::string& value)
   X509V3_CTX ctx;
   X509V3_set_ctx_nodb(&ctx);
   X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
-  std::unique_ptr<X509_EXTENSION, ExtFree> ext(
-      X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str()));
+  X509ExtensionPtr ext(X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str()));
   if (!ext) return Status::Internal(OpenSslError("X509V3_EXT_conf_nid " + value));
   if (X509_add_ext(cert, ext.get(), -1) != 1) return Status::Internal(OpenSslError("X509_add_ext"));
   return Status::Ok();
@@ -174,10 +143,10 @@ Result<WallTime> Asn1TimeToWall(const ASN1_TIME* t) {
   return std::chrono::system_clock::from_time_t(secs);
 }
 
-Result<std::unique_ptr<GENERAL_NAMES, GeneralNamesFree>> SubjectAltNames(std::string_view pem) {
+Result<GeneralNamesPtr> SubjectAltNames(std::string_view pem) {
   auto cert = ParseCert(pem);
   if (!cert.ok()) return cert.status();
-  std::unique_ptr<GENERAL_NAMES, GeneralNamesFree> names(static_cast<GENERAL_NAMES*>(
+  GeneralNamesPtr names(static_cast<GENERAL_NAMES*>(
       X509_get_ext_d2i(cert->get(), NID_subject_alt_name, nullptr, nullptr)));
   return names;
 }
@@ -302,7 +271,7 @@ Result<WallTime> CertNotBefore(std::string_view pem) {
 bool CertSignedBy(std::string_view cert_pem, std::string_view ca_pem) {
   auto cert = ParseCert(cert_pem);
   if (!cert.ok()) return false;
-  std::unique_ptr<X509_STORE, StoreFree> store(X509_STORE_new());
+  X509StorePtr store(X509_STORE_new());
   if (!store) return false;
   // Every certificate in ca_pem becomes a trust anchor (a bundle may hold several CAs).
   BioPtr bio(BIO_new_mem_buf(ca_pem.data(), static_cast<int>(ca_pem.size())));
@@ -315,7 +284,7 @@ bool CertSignedBy(std::string_view cert_pem, std::string_view ca_pem) {
   }
   ERR_clear_error();  // The loop ends on a "no start line" error.
   if (anchors == 0) return false;
-  std::unique_ptr<X509_STORE_CTX, StoreCtxFree> ctx(X509_STORE_CTX_new());
+  X509StoreCtxPtr ctx(X509_STORE_CTX_new());
   if (!ctx || X509_STORE_CTX_init(ctx.get(), store.get(), cert->get(), nullptr) != 1) {
     ERR_clear_error();
     return false;

@@ -10,21 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "tls/openssl_ptr.h"
+
 namespace waop::tls {
 namespace {
-
-struct BioFree {
-  void operator()(BIO* p) const { BIO_free_all(p); }
-};
-struct X509Free {
-  void operator()(X509* p) const { X509_free(p); }
-};
-struct PkeyFree {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-using X509Ptr = std::unique_ptr<X509, X509Free>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
 
 // Every certificate in a PEM bundle, in order. InvalidArgument when there is none.
 Result<std::vector<X509Ptr>> ParseCerts(std::string_view pem, std::string_view what) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "base64.h"
 #include "common/clock.h"
 #include "openapi.h"
 #include "patch.h"
@@ -86,67 +87,6 @@ bool BeingDeleted(const json& obj) {
   const json& m = Meta(obj);
   auto it = m.find("deletionTimestamp");
   return it != m.end() && !it->is_null();
-}
-
-std::string Base64(const std::string& in) {
-  static const char* kChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  while (i + 2 < in.size()) {
-    uint32_t n = (static_cast<uint8_t>(in[i]) << 16) | (static_cast<uint8_t>(in[i + 1]) << 8) |
-                 static_cast<uint8_t>(in[i + 2]);
-    out += kChars[(n >> 18) & 63];
-    out += kChars[(n >> 12) & 63];
-    out += kChars[(n >> 6) & 63];
-    out += kChars[n & 63];
-    i += 3;
-  }
-  if (i + 1 == in.size()) {
-    uint32_t n = static_cast<uint8_t>(in[i]) << 16;
-    out += kChars[(n >> 18) & 63];
-    out += kChars[(n >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == in.size()) {
-    uint32_t n = (static_cast<uint8_t>(in[i]) << 16) | (static_cast<uint8_t>(in[i + 1]) << 8);
-    out += kChars[(n >> 18) & 63];
-    out += kChars[(n >> 12) & 63];
-    out += kChars[(n >> 6) & 63];
-    out += '=';
-  }
-  return out;
-}
-
-std::string Unbase64(const std::string& in, bool* ok) {
-  *ok = true;
-  std::string out;
-  uint32_t buf = 0;
-  int bits = 0;
-  for (char c : in) {
-    int v;
-    if (c >= 'A' && c <= 'Z')
-      v = c - 'A';
-    else if (c >= 'a' && c <= 'z')
-      v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9')
-      v = c - '0' + 52;
-    else if (c == '+' || c == '-')
-      v = 62;
-    else if (c == '/' || c == '_')
-      v = 63;
-    else if (c == '=')
-      break;
-    else {
-      *ok = false;
-      return "";
-    }
-    buf = (buf << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((buf >> bits) & 0xff);
-    }
-  }
-  return out;
 }
 
 // A Warning header value: 299 - "text".
@@ -661,8 +601,8 @@ HttpResponse ApiServer::List(const HttpRequest& req, const Target& t) {
   }
   std::string cont = req.Query("continue");
   if (!cont.empty()) {
-    bool ok;
-    std::string decoded = Unbase64(cont, &ok);
+    std::string decoded;
+    const bool ok = Base64Decode(cont, &decoded);
     if (!ok || decoded.rfind("devserver:", 0) != 0) {
       return ErrorResponse(ApiError::BadRequest("continue key is not valid: " + cont));
     }
@@ -679,7 +619,7 @@ HttpResponse ApiServer::List(const HttpRequest& req, const Target& t) {
                              : BuildBuiltinTable(t.r->resource, objs, rv, full,
                                                  waop::RealClock::Get().Now());
     if (!lr.last_key.empty()) {
-      table["metadata"]["continue"] = Base64("devserver:" + lr.last_key);
+      table["metadata"]["continue"] = Base64Encode("devserver:" + lr.last_key);
     }
     r.body = table.dump();
     return r;
@@ -689,7 +629,7 @@ HttpResponse ApiServer::List(const HttpRequest& req, const Target& t) {
   body += "{\"kind\":\"" + t.r->kind + "List\",\"apiVersion\":\"" + t.r->ApiVersion() +
           "\",\"metadata\":{\"resourceVersion\":\"" + rv + "\"";
   if (!lr.last_key.empty()) {
-    body += ",\"continue\":\"" + Base64("devserver:" + lr.last_key) + "\"";
+    body += ",\"continue\":\"" + Base64Encode("devserver:" + lr.last_key) + "\"";
     if (labels->Empty() && fields->Empty()) {
       body += ",\"remainingItemCount\":" + std::to_string(lr.remaining);
     }
@@ -938,15 +878,15 @@ std::optional<ApiError> ApiServer::PrepareKind(const Target& t, json* obj, const
         if (!it->is_string()) {
           return ApiError::BadRequest("stringData." + it.key() + ": expected a string");
         }
-        o["data"][it.key()] = Base64(it->get<std::string>());
+        o["data"][it.key()] = Base64Encode(it->get<std::string>());
       }
       o.erase("stringData");
     }
     if (!o.contains("type")) o["type"] = "Opaque";
     if (o.contains("data") && o["data"].is_object()) {
       for (auto it = o["data"].begin(); it != o["data"].end(); ++it) {
-        bool ok = it->is_string();
-        if (ok) Unbase64(it->get<std::string>(), &ok);
+        std::string decoded;
+        const bool ok = it->is_string() && Base64Decode(it->get<std::string>(), &decoded);
         if (!ok) {
           return ApiError::BadRequest(
               "Secret in version \"v1\" cannot be handled as a Secret: "

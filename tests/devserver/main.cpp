@@ -15,6 +15,7 @@
 #include <pplx/threadpool.h>
 
 #include "api_server.h"
+#include "base64.h"
 #include "http_adapter.h"
 #include "tls/certs.h"
 #include "yaml_docs.h"
@@ -43,30 +44,6 @@ constexpr const char* kUsage = R"(kube-devserver: an in-memory Kubernetes API se
                             machines, enough for webhook calls made while serving)
   --help                    this text
 )";
-
-std::string Base64(const std::string& in) {
-  static const char* kChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t n = (static_cast<uint8_t>(in[i]) << 16) | (static_cast<uint8_t>(in[i + 1]) << 8) |
-                 static_cast<uint8_t>(in[i + 2]);
-    for (int s = 18; s >= 0; s -= 6) out += kChars[(n >> s) & 63];
-  }
-  if (i + 1 == in.size()) {
-    uint32_t n = static_cast<uint8_t>(in[i]) << 16;
-    out += kChars[(n >> 18) & 63];
-    out += kChars[(n >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == in.size()) {
-    uint32_t n = (static_cast<uint8_t>(in[i]) << 16) | (static_cast<uint8_t>(in[i + 1]) << 8);
-    out += kChars[(n >> 18) & 63];
-    out += kChars[(n >> 12) & 63];
-    out += kChars[(n >> 6) & 63];
-    out += '=';
-  }
-  return out;
-}
 
 bool WriteFileAtomically(const std::string& path, const std::string& content) {
   std::string tmp = path + ".tmp";
@@ -246,7 +223,7 @@ int main(int argc, char** argv) {
         "apiVersion: v1\nkind: Config\nclusters:\n- name: kube-devserver\n  cluster:\n"
         "    server: " +
         url + "\n";
-    if (tls) kc += "    certificate-authority-data: " + Base64(ca_pem) + "\n";
+    if (tls) kc += "    certificate-authority-data: " + devserver::Base64Encode(ca_pem) + "\n";
     kc +=
         "contexts:\n- name: kube-devserver\n  context:\n    cluster: kube-devserver\n"
         "    user: kube-devserver\n    namespace: default\n"

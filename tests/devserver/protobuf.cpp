@@ -2,6 +2,8 @@
 
 #include <functional>
 
+#include "base64.h"
+
 namespace devserver {
 
 using nlohmann::json;
@@ -73,30 +75,6 @@ bool Each(std::string_view msg, const FieldFn& fn) {
   return true;
 }
 
-std::string Base64(std::string_view in) {
-  static const char* kChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t n = (static_cast<uint8_t>(in[i]) << 16) | (static_cast<uint8_t>(in[i + 1]) << 8) |
-                 static_cast<uint8_t>(in[i + 2]);
-    for (int s = 18; s >= 0; s -= 6) out += kChars[(n >> s) & 63];
-  }
-  if (i + 1 == in.size()) {
-    uint32_t n = static_cast<uint8_t>(in[i]) << 16;
-    out += kChars[(n >> 18) & 63];
-    out += kChars[(n >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == in.size()) {
-    uint32_t n = (static_cast<uint8_t>(in[i]) << 16) | (static_cast<uint8_t>(in[i + 1]) << 8);
-    out += kChars[(n >> 18) & 63];
-    out += kChars[(n >> 12) & 63];
-    out += kChars[(n >> 6) & 63];
-    out += '=';
-  }
-  return out;
-}
-
 // map<string, string|bytes> entry: key = 1, value = 2.
 bool MapEntry(std::string_view entry, bool bytes_value, json* into) {
   std::string key, value;
@@ -107,7 +85,7 @@ bool MapEntry(std::string_view entry, bool bytes_value, json* into) {
     return true;
   });
   if (!ok) return false;
-  (*into)[key] = bytes_value ? Base64(value) : value;
+  (*into)[key] = bytes_value ? Base64Encode(value) : value;
   return true;
 }
 

@@ -3,40 +3,11 @@
 #include <algorithm>
 
 #include "common/clock.h"
+#include "schema/table.h"
 
 namespace devserver {
 
 using nlohmann::json;
-
-std::string HumanDuration(std::chrono::seconds d) {
-  int64_t s = d.count();
-  if (s < 0) s = 0;
-  if (s < 120) return std::to_string(s) + "s";
-  int64_t m = s / 60;
-  if (m < 10) {
-    int64_t rs = s % 60;
-    return rs == 0 ? std::to_string(m) + "m" : std::to_string(m) + "m" + std::to_string(rs) + "s";
-  }
-  if (m < 180) return std::to_string(m) + "m";
-  int64_t h = s / 3600;
-  if (h < 8) {
-    int64_t rm = m % 60;
-    return rm == 0 ? std::to_string(h) + "h" : std::to_string(h) + "h" + std::to_string(rm) + "m";
-  }
-  if (h < 48) return std::to_string(h) + "h";
-  if (h < 24 * 8) {
-    int64_t rh = h % 24;
-    return rh == 0 ? std::to_string(h / 24) + "d"
-                   : std::to_string(h / 24) + "d" + std::to_string(rh) + "h";
-  }
-  if (h < 24 * 365 * 2) return std::to_string(h / 24) + "d";
-  if (h < 24 * 365 * 8) {
-    int64_t dy = (h / 24) % 365;
-    return dy == 0 ? std::to_string(h / 24 / 365) + "y"
-                   : std::to_string(h / 24 / 365) + "y" + std::to_string(dy) + "d";
-  }
-  return std::to_string(h / 24 / 365) + "y";
-}
 
 json PartialObjectMetadata(const json& obj) {
   return {{"kind", "PartialObjectMetadata"},
@@ -56,7 +27,7 @@ std::string Age(const json& obj, std::chrono::system_clock::time_point now) {
   std::string ts = obj["metadata"].value("creationTimestamp", "");
   auto t = waop::ParseRfc3339(ts);
   if (!t.ok()) return "<unknown>";
-  return HumanDuration(std::chrono::duration_cast<std::chrono::seconds>(now - *t));
+  return HumanDuration(now - *t);
 }
 
 json Col(const std::string& name, const std::string& type, const std::string& format,
@@ -119,9 +90,7 @@ json BuildBuiltinTable(const std::string& resource, const std::vector<const json
         last = obj["eventTime"].get<std::string>();
       }
       auto t = waop::ParseRfc3339(last);
-      cells.push_back(
-          t.ok() ? HumanDuration(std::chrono::duration_cast<std::chrono::seconds>(now - *t))
-                 : "<unknown>");
+      cells.push_back(t.ok() ? HumanDuration(now - *t) : "<unknown>");
       cells.push_back(obj.value("type", ""));
       cells.push_back(obj.value("reason", ""));
       const json& io = obj.contains("involvedObject") ? obj["involvedObject"] : json::object();

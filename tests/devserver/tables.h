@@ -17,9 +17,6 @@ nlohmann::json BuildBuiltinTable(const std::string& resource,
                                  const std::string& resource_version, bool include_object,
                                  std::chrono::system_clock::time_point now);
 
-// kubectl's duration.HumanDuration: "5s", "3m20s", "2d3h", "5y".
-std::string HumanDuration(std::chrono::seconds d);
-
 // PartialObjectMetadata for a Table row.
 nlohmann::json PartialObjectMetadata(const nlohmann::json& obj);
 
