@@ -1,7 +1,8 @@
 // The WhatsAppAssignment reconciler: level-based, like kube-rs's `reconcile(object, ctx)`. It
 // reads only the informers' caches (ClusterView), lets the pure core decide (binding, desired
 // ConfigMap, desired status), and writes only what differs:
-//   - the settings ConfigMap of a bound assignment (create, or update of the fields we own);
+//   - the settings ConfigMap of a bound assignment (create, or a merge patch of the fields we
+//     own, with the resourceVersion read as a precondition);
 //   - deletion of a loser's own settings ConfigMap (a loser writes no settings);
 //   - the status, through /status with the cached resourceVersion (a 409 requeues);
 //   - an Event when the Ready condition changes (aggregated by EventRecorder);
