@@ -91,7 +91,7 @@ class HttpTransport {
   virtual std::string Endpoint() const = 0;
 };
 
-// The user agent sent on every request: "whatsapp-operator/<version>".
+// The user agent sent on every request that does not set its own: "whatsapp-operator/<version>".
 std::string UserAgent();
 
 // An HttpTransport over cpprestsdk for `config`: verifies the server with OpenSSL against

@@ -403,7 +403,7 @@ HttpResponse ApiServer::Handle(const HttpRequest& req) {
           ApiError::MethodNotAllowed("the server does not allow this method on "
                                      "the requested resource"));
     }
-    counter_.Count(verb, t.r->resource, t.subresource);
+    counter_.Count(verb, t.r->resource, t.subresource, req.Header("user-agent"));
     return HandleResource(req, t, verb);
   } catch (const std::exception& e) {
     // Only nlohmann type errors on hostile input can land here; never crash on them.
@@ -413,7 +413,7 @@ HttpResponse ApiServer::Handle(const HttpRequest& req) {
 
 HttpResponse ApiServer::DebugEndpoint(const HttpRequest& req) {
   if (req.path == "/debug/requests" && req.method == "GET") {
-    json j = counter_.ToJson();
+    json j = counter_.ToJson(req.Query("client"));
     j["openWatches"] = hub_.OpenWatches();
     j["resourceVersion"] = std::to_string(store_.CurrentRv());
     return JsonResponse(200, j);

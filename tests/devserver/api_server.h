@@ -4,6 +4,10 @@
 // enforcement, patches, lists, watches, Tables, discovery, OpenAPI, admission webhooks, fault
 // injection and the /debug endpoints. Transport-neutral: http_adapter.cpp feeds it.
 //
+// /debug endpoints: GET /debug/requests (API request counts by verb, resource, subresource and
+// client; `?client=kubectl` keeps one User-Agent's product token), POST /debug/requests/reset,
+// GET and POST /debug/faults (see Faults::Parse).
+//
 // Thread-safety: Handle may be called concurrently from many threads. Writes go through the
 // Store's optimistic concurrency (read, compute, commit-if-unchanged, retry), so no lock is
 // held while webhooks are called.

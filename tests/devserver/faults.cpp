@@ -113,22 +113,32 @@ json Faults::ToJson(const FaultConfig& c) {
           {"dropWatchesEverySeconds", c.drop_watches_every.count() / 1000.0}};
 }
 
-void RequestCounter::Count(const std::string& verb, const std::string& resource,
-                           const std::string& subresource) {
-  std::lock_guard lock(mu_);
-  ++counts_[{verb, resource, subresource}];
+std::string RequestCounter::ClientOf(const std::string& user_agent) {
+  return user_agent.substr(0, user_agent.find_first_of("/ "));
 }
 
-json RequestCounter::ToJson() const {
+void RequestCounter::Count(const std::string& verb, const std::string& resource,
+                           const std::string& subresource, const std::string& user_agent) {
+  std::string client = ClientOf(user_agent);
+  std::lock_guard lock(mu_);
+  ++counts_[{verb, resource, subresource, std::move(client)}];
+}
+
+json RequestCounter::ToJson(const std::string& client) const {
   std::lock_guard lock(mu_);
   json total = json::object();
   json by = json::array();
   int64_t all = 0;
   for (const auto& [k, n] : counts_) {
-    const auto& [verb, resource, sub] = k;
+    const auto& [verb, resource, sub, who] = k;
+    if (!client.empty() && who != client) continue;
     total[verb] = total.value(verb, 0) + n;
     all += n;
-    by.push_back({{"verb", verb}, {"resource", resource}, {"subresource", sub}, {"count", n}});
+    by.push_back({{"verb", verb},
+                  {"resource", resource},
+                  {"subresource", sub},
+                  {"client", who},
+                  {"count", n}});
   }
   return {{"total", total}, {"all", all}, {"by", by}};
 }

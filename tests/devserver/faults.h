@@ -55,15 +55,24 @@ class Faults {
   std::mt19937_64 rng_;
 };
 
+// API requests counted by verb, resource, subresource and client: the User-Agent's product
+// token ("kubectl" for "kubectl/v1.32.0 (linux/amd64) ...", "whatsapp-operator"), so a test can
+// see exactly what one program asked for.
 class RequestCounter {
  public:
-  void Count(const std::string& verb, const std::string& resource, const std::string& subresource);
-  nlohmann::json ToJson() const;
+  void Count(const std::string& verb, const std::string& resource, const std::string& subresource,
+             const std::string& user_agent);
+  // {"total": {verb: n}, "all": n, "by": [{verb, resource, subresource, client, count}]}, of
+  // every client's requests, or only of `client`'s when it is not empty.
+  nlohmann::json ToJson(const std::string& client = "") const;
   void Reset();
+
+  // The product token of a User-Agent: up to the first '/' or space; "" when there is none.
+  static std::string ClientOf(const std::string& user_agent);
 
  private:
   mutable std::mutex mu_;
-  std::map<std::tuple<std::string, std::string, std::string>, int64_t> counts_;
+  std::map<std::tuple<std::string, std::string, std::string, std::string>, int64_t> counts_;
 };
 
 }  // namespace devserver

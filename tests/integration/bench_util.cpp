@@ -73,6 +73,8 @@ Result<kube::HttpResponse> KubeApi::Send(const std::string& method, const std::s
   request.method = method;
   request.path = path;
   request.headers.emplace_back("Accept", "application/json");
+  // Not the operator's agent: the devserver counts requests per client.
+  request.headers.emplace_back("User-Agent", "waop-test-client/1");
   if (!body.empty()) request.headers.emplace_back("Content-Type", content_type);
   request.body = body;
   request.timeout = std::chrono::seconds(60);

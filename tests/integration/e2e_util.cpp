@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 namespace waop::e2e {
@@ -82,8 +83,9 @@ std::optional<json> E2eCluster::GetJson(const std::vector<std::string>& args) {
   return j;
 }
 
-std::optional<json> E2eCluster::Requests() {
-  auto r = Kubectl({"get", "--raw", "/debug/requests"});
+std::optional<json> E2eCluster::Requests(const std::string& client) {
+  auto r =
+      Kubectl({"get", "--raw", "/debug/requests" + (client.empty() ? "" : "?client=" + client)});
   if (r.exit_code != 0) return std::nullopt;
   json j = json::parse(r.out, nullptr, false);
   if (j.is_discarded()) return std::nullopt;
@@ -118,6 +120,48 @@ std::string DescribeWrites(const json& requests) {
     out += verb + " " + row.value("resource", "");
     if (!row.value("subresource", "").empty()) out += "/" + row.value("subresource", "");
     out += "=" + std::to_string(row.value("count", 0)) + "\n";
+  }
+  return out;
+}
+
+std::set<std::string> RequestedPermissions(const json& requests) {
+  std::set<std::string> out;
+  if (!requests.contains("by") || !requests["by"].is_array()) return out;
+  for (const auto& row : requests["by"]) {
+    std::string key = row.value("verb", "") + " " + row.value("resource", "");
+    if (!row.value("subresource", "").empty()) key += "/" + row.value("subresource", "");
+    out.insert(std::move(key));
+  }
+  return out;
+}
+
+std::set<std::string> DocumentedPermissions() {
+  std::ifstream in(waop::testing::SourceDir() + "/docs/operating.md");
+  std::set<std::string> out;
+  std::string line;
+  bool in_section = false;
+  while (std::getline(in, line)) {
+    if (line.rfind("## ", 0) == 0) {
+      in_section = line == "## Permissions";
+      continue;
+    }
+    if (!in_section || line.rfind("| `", 0) != 0) continue;
+    // | `resource` (note) | verb, verb | what for |
+    const size_t open = line.find('`');
+    const size_t close = line.find('`', open + 1);
+    const size_t cell = line.find('|', close);
+    const size_t cell_end = line.find('|', cell + 1);
+    if (close == std::string::npos || cell == std::string::npos || cell_end == std::string::npos) {
+      continue;
+    }
+    const std::string resource = line.substr(open + 1, close - open - 1);
+    std::stringstream verbs(line.substr(cell + 1, cell_end - cell - 1));
+    std::string verb;
+    while (std::getline(verbs, verb, ',')) {
+      verb.erase(0, verb.find_first_not_of(' '));
+      verb.erase(verb.find_last_not_of(' ') + 1);
+      if (!verb.empty()) out.insert(verb + " " + resource);
+    }
   }
   return out;
 }

@@ -13,6 +13,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -49,8 +50,10 @@ class E2eCluster {
   // `kubectl get <args> -o json`, parsed; nullopt when kubectl fails or prints no JSON.
   std::optional<nlohmann::json> GetJson(const std::vector<std::string>& args);
 
-  // GET /debug/requests: {"total":{verb:n},"by":[{verb,resource,subresource,count}],...}.
-  std::optional<nlohmann::json> Requests();
+  // GET /debug/requests: {"total":{verb:n},"by":[{verb,resource,subresource,client,count}],
+  // ...}, of every client or only of `client` (a User-Agent's product token, e.g.
+  // "whatsapp-operator").
+  std::optional<nlohmann::json> Requests(const std::string& client = "");
   bool ResetRequests();
   // POST /debug/faults with `body` (see tests/devserver/faults.h). Returns false on error.
   bool SetFaults(const nlohmann::json& body);
@@ -65,6 +68,12 @@ class E2eCluster {
 int64_t WriteCount(const nlohmann::json& requests);
 // "verb resource/subresource=count" lines for the write requests, for failure messages.
 std::string DescribeWrites(const nlohmann::json& requests);
+// The "verb resource[/subresource]" of every row of a /debug/requests answer.
+std::set<std::string> RequestedPermissions(const nlohmann::json& requests);
+// The "verb resource[/subresource]" pairs granted by the table under "## Permissions" in
+// docs/operating.md (resource in the first cell's backticks, verbs comma-separated in the
+// second); empty when the file or the table is missing.
+std::set<std::string> DocumentedPermissions();
 
 class OperatorProcess {
  public:

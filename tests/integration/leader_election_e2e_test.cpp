@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "bench_util.h"
+#include "e2e_util.h"
 #include "harness.h"
 
 namespace waop::testing {
@@ -36,6 +37,22 @@ class LeaderElectionE2eTest : public ::testing::Test {
     auto api = KubeApi::FromKubeconfig(devserver_->kubeconfig());
     ASSERT_TRUE(api.ok()) << api.status().message();
     api_ = std::move(*api);
+  }
+
+  // Everything the replicas asked the API server for is granted by docs/operating.md's
+  // Permissions table (leases included, which only this test exercises).
+  void TearDown() override {
+    if (api_ == nullptr) return;
+    auto requests = api_->GetJson("/debug/requests?client=whatsapp-operator");
+    ASSERT_TRUE(requests.ok()) << requests.status().message();
+    const auto documented = waop::e2e::DocumentedPermissions();
+    ASSERT_FALSE(documented.empty()) << "no Permissions table in docs/operating.md";
+    const auto requested = waop::e2e::RequestedPermissions(*requests);
+    EXPECT_TRUE(requested.count("update leases") > 0) << requests->dump();
+    for (const auto& r : requested) {
+      EXPECT_TRUE(documented.count(r) > 0)
+          << "a replica made '" << r << "', which docs/operating.md does not grant";
+    }
   }
 
   std::unique_ptr<OperatorProcess> StartReplica(const std::string& name) {

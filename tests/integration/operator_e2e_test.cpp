@@ -90,9 +90,25 @@ class OperatorE2eTest : public ::testing::Test {
                            logs.find(cluster_->token()) == std::string::npos)) {
         std::cerr << "--- operator logs (tail) ---\n" << Tail(logs) << "\n";
       }
+      ExpectOnlyDocumentedRequests();
     }
     op_.reset();
     cluster_.reset();
+  }
+
+  // Everything the operator asked the API server for is granted by the Permissions table of
+  // docs/operating.md (what the Helm chart's RBAC is written from).
+  void ExpectOnlyDocumentedRequests() {
+    if (cluster_ == nullptr || !cluster_->ok()) return;
+    const auto documented = DocumentedPermissions();
+    ASSERT_FALSE(documented.empty()) << "no Permissions table in docs/operating.md";
+    auto requests = cluster_->Requests("whatsapp-operator");
+    ASSERT_TRUE(requests) << "GET /debug/requests?client=whatsapp-operator failed";
+    // Tests that reset the counts may see none (a quiet operator keeps its watches open).
+    for (const auto& r : RequestedPermissions(*requests)) {
+      EXPECT_TRUE(documented.count(r) > 0)
+          << "the operator made '" << r << "', which docs/operating.md does not grant";
+    }
   }
 
   CommandResult K(const std::vector<std::string>& args, const std::string& stdin_text = "") {

@@ -88,6 +88,29 @@ TEST(RestClientTest, GetSendsHeadersAndDecodes) {
   EXPECT_EQ(reqs[0].Header("Accept"), "application/json");
 }
 
+TEST(RestClientTest, TransportKeepsAUserAgentTheCallerSets) {
+  auto server = TestServer::Start(
+      [](http_request req, const RecordedRequest&) { ReplyJson(req, 200, json::object()); });
+  ASSERT_NE(server, nullptr);
+  ClusterConfig config;
+  config.server = server->url();
+  config.token_source = std::make_shared<StaticTokenSource>(kToken);
+  auto transport = NewCpprestTransport(config);
+  ASSERT_TRUE(transport.ok()) << transport.status().ToString();
+  HttpRequest request;
+  request.method = "GET";
+  request.path = "/version";
+  request.headers.emplace_back("User-Agent", "waop-test-client/1");
+  auto r = (*transport)->Send(request);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  request.headers.clear();
+  ASSERT_TRUE((*transport)->Send(request).ok());
+  auto reqs = server->requests();
+  ASSERT_EQ(reqs.size(), 2u);
+  EXPECT_EQ(reqs[0].Header("User-Agent"), "waop-test-client/1");
+  EXPECT_EQ(reqs[1].Header("User-Agent"), "whatsapp-operator/0.1.0");
+}
+
 TEST(RestClientTest, ListEncodesOptionsAndFillsKinds) {
   auto server = TestServer::Start([](http_request req, const RecordedRequest&) {
     ReplyJson(req, 200,
