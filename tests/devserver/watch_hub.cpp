@@ -133,6 +133,12 @@ bool WatchHub::Open(WatchSpec spec, std::shared_ptr<StreamSink> sink, uint64_t f
                     const std::vector<ChangeEvent>& initial, bool initial_events_end_bookmark,
                     uint64_t current_rv, uint64_t* oldest) {
   std::lock_guard lock(mu_);
+  if (stop_) {
+    // Shutting down: a watch that arrives now ends at once. Kept open, nothing would ever
+    // close it, and the listener's close waits for every response to end.
+    sink->Close();
+    return true;
+  }
   if (current_rv > last_rv_) last_rv_ = current_rv;
   if (from_rv != 0 && from_rv < compacted_rv_) {
     *oldest = compacted_rv_ + 1;

@@ -81,6 +81,7 @@ class WatchHub {
   // Drops every open watch each `period` (0 = off).
   void SetDropEvery(std::chrono::milliseconds period);
   size_t OpenWatches() const;
+  // Closes every open watch and stops the timer; watches opened afterwards end at once.
   void Shutdown();
 
  private:
