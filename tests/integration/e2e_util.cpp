@@ -109,6 +109,15 @@ int64_t WriteCount(const json& requests) {
   return n;
 }
 
+namespace {
+// "verb resource[/subresource]" of one row of a /debug/requests answer.
+std::string RequestKind(const json& row) {
+  std::string key = row.value("verb", "") + " " + row.value("resource", "");
+  if (!row.value("subresource", "").empty()) key += "/" + row.value("subresource", "");
+  return key;
+}
+}  // namespace
+
 std::string DescribeWrites(const json& requests) {
   std::string out;
   if (!requests.contains("by")) return out;
@@ -117,9 +126,9 @@ std::string DescribeWrites(const json& requests) {
     bool write = false;
     for (const char* w : kWriteVerbs) write = write || verb == w;
     if (!write) continue;
-    out += verb + " " + row.value("resource", "");
-    if (!row.value("subresource", "").empty()) out += "/" + row.value("subresource", "");
-    out += "=" + std::to_string(row.value("count", 0)) + "\n";
+    // Rows are per client, so say whose they are.
+    out += RequestKind(row) + "=" + std::to_string(row.value("count", 0)) + " (" +
+           row.value("client", "") + ")\n";
   }
   return out;
 }
@@ -127,10 +136,14 @@ std::string DescribeWrites(const json& requests) {
 std::set<std::string> RequestedPermissions(const json& requests) {
   std::set<std::string> out;
   if (!requests.contains("by") || !requests["by"].is_array()) return out;
-  for (const auto& row : requests["by"]) {
-    std::string key = row.value("verb", "") + " " + row.value("resource", "");
-    if (!row.value("subresource", "").empty()) key += "/" + row.value("subresource", "");
-    out.insert(std::move(key));
+  for (const auto& row : requests["by"]) out.insert(RequestKind(row));
+  return out;
+}
+
+std::set<std::string> Ungranted(const std::set<std::string>& documented, const json& requests) {
+  std::set<std::string> out;
+  for (const auto& r : RequestedPermissions(requests)) {
+    if (documented.count(r) == 0) out.insert(r);
   }
   return out;
 }

@@ -66,7 +66,8 @@ class E2eCluster {
 
 // Sum of create/update/patch/delete/deletecollection in a /debug/requests answer.
 int64_t WriteCount(const nlohmann::json& requests);
-// "verb resource/subresource=count" lines for the write requests, for failure messages.
+// "verb resource/subresource=count (client)" lines for the write requests, for failure
+// messages.
 std::string DescribeWrites(const nlohmann::json& requests);
 // The "verb resource[/subresource]" of every row of a /debug/requests answer.
 std::set<std::string> RequestedPermissions(const nlohmann::json& requests);
@@ -74,6 +75,9 @@ std::set<std::string> RequestedPermissions(const nlohmann::json& requests);
 // docs/operating.md (resource in the first cell's backticks, verbs comma-separated in the
 // second); empty when the file or the table is missing.
 std::set<std::string> DocumentedPermissions();
+// The "verb resource[/subresource]" of a /debug/requests answer that `documented` lacks.
+std::set<std::string> Ungranted(const std::set<std::string>& documented,
+                                const nlohmann::json& requests);
 
 class OperatorProcess {
  public:
