@@ -42,6 +42,7 @@ inline constexpr std::string_view kReasonBound = "Bound";
 inline constexpr std::string_view kReasonDuplicatePhoneNumber = "DuplicatePhoneNumber";
 inline constexpr std::string_view kReasonDuplicateTenant = "DuplicateTenant";
 inline constexpr std::string_view kReasonPhoneNumberNotFound = "PhoneNumberNotFound";
+inline constexpr std::string_view kReasonInvalidSpec = "InvalidSpec";
 inline constexpr std::string_view kReasonSettingsSyncFailed = "SettingsSyncFailed";
 inline constexpr std::string_view kReasonTenantServiceError = "TenantServiceError";
 inline constexpr std::string_view kReasonProgressing = "Progressing";

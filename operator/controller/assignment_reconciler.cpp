@@ -16,14 +16,30 @@ constexpr std::string_view kPhoneKeyPrefix = "phone:";
 // How long an own write is trusted over a cache that does not show it yet.
 constexpr std::chrono::seconds kOwnWriteTtl{30};
 
+// The claims of `objects`; invalid ones hold nothing and are left out.
 std::vector<core::AssignmentSummary> Summaries(const std::vector<ObjectPtr>& objects) {
   std::vector<core::AssignmentSummary> out;
   out.reserve(objects.size());
   for (const auto& obj : objects) {
-    auto parsed = api::ParseAssignment(*obj);
-    if (parsed.ok()) out.push_back(core::Summarize(*parsed));
+    if (auto claim = core::ClaimOf(*obj)) out.push_back(std::move(*claim));
   }
   return out;
+}
+
+// Whether a change of the Ready condition from `before` to `after` is worth an Event (SPEC
+// section 3): a refusal, a failure, a promotion from waiting, a number or tenant change. A first,
+// uncontested bind records none (the condition says it), nor does progress (Unknown).
+bool WorthAnEvent(const api::Condition* before, const api::Condition* after) {
+  if (after == nullptr || after->status == api::ConditionStatus::kUnknown) return false;
+  if (before != nullptr && before->status == after->status && before->reason == after->reason) {
+    // Still bound, to another number or tenant: a new generation with a new sentence.
+    return after->status == api::ConditionStatus::kTrue &&
+           before->observed_generation != after->observed_generation &&
+           before->message != after->message;
+  }
+  const bool first_bind = after->status == api::ConditionStatus::kTrue &&
+                          (before == nullptr || before->status == api::ConditionStatus::kUnknown);
+  return !first_bind;
 }
 
 std::optional<core::PhoneInfo> PhoneInfoFrom(const ObjectPtr& phone_number) {
@@ -104,17 +120,13 @@ std::vector<core::AssignmentSummary> AssignmentReconciler::Component(
 }
 
 ReconcileResult AssignmentReconciler::ReconcileAssignment(const nlohmann::json& object) {
-  auto parsed = api::ParseAssignment(object);
-  if (!parsed.ok()) {
-    // The schema and the webhook keep such objects out; one that slipped past (schema off,
-    // webhook down) waits for a person to fix it.
-    events_.Record(object, "Warning", "InvalidSpec", parsed.status().message());
-    return ReconcileResult::Terminal(parsed.status());
-  }
-  const api::Assignment& a = *parsed;
-  if (auto errors = core::ValidateAssignment(a); !errors.empty()) {
-    events_.Record(object, "Warning", "InvalidSpec", errors.ToString());
-    return ReconcileResult::Terminal(Status::InvalidArgument(errors.ToString()));
+  api::Assignment a;
+  // Parse errors of metadata or spec, or broken rules the schema did not catch (schema off,
+  // webhook down): such an assignment holds nothing and waits for a person to fix it.
+  api::FieldErrors invalid = core::ClaimErrors(object, &a);
+  if (a.metadata.name.empty() || a.metadata.resource_version.empty()) {
+    return ReconcileResult::Terminal(
+        Status::InvalidArgument("unreadable metadata: " + invalid.ToString()));
   }
   if (a.metadata.deleting()) return Finalize(a);
 
@@ -130,6 +142,16 @@ ReconcileResult AssignmentReconciler::ReconcileAssignment(const nlohmann::json& 
     Status s = SetFinalizers(a, std::move(finalizers));
     // The write changes the resourceVersion: the watch event brings us back.
     return s.ok() ? ReconcileResult::Ok() : ReconcileResult::Error(s);
+  }
+
+  if (!invalid.empty()) {
+    Status deleted = DeleteLoserConfigMap(a);
+    Status written =
+        WriteStatus(object, a, core::InvalidSpecStatus(a, invalid.ToString(), clock_.Now()));
+    if (!written.ok()) return ReconcileResult::Error(written);
+    if (!deleted.ok()) return ReconcileResult::Error(deleted);
+    // Retrying cannot fix the spec; an edit of the object wakes us again.
+    return ReconcileResult::Terminal(Status::InvalidArgument(invalid.ToString()));
   }
 
   core::AssignmentSummary self = core::Summarize(a);
@@ -154,36 +176,51 @@ ReconcileResult AssignmentReconciler::ReconcileAssignment(const nlohmann::json& 
   } else {
     write_error = DeleteLoserConfigMap(a);
   }
-
-  api::AssignmentStatus desired = core::DesiredStatus(a, outcome, sync, phone, clock_.Now());
-  if (!core::StatusEquals(a.status, desired)) {
-    auto written =
-        client_.UpdateStatus(kube::resources::kWhatsAppAssignments,
-                             StatusBody(api::kAssignmentKind, a.metadata, api::ToJson(desired)));
-    if (!written.ok()) {
-      server::Log(spdlog::level::info, "status not written, will retry",
-                  {{"namespace", a.metadata.ns},
-                   {"name", a.metadata.name},
-                   {"error", written.status().message()}});
-      return ReconcileResult::Error(written.status());
-    }
-    ++counters_.status_writes;
-    RememberWrite(Key(a.metadata), a.metadata.resource_version, *written);
-    const api::Condition* before = api::FindCondition(a.status.conditions, api::kConditionReady);
-    const api::Condition* after = api::FindCondition(desired.conditions, api::kConditionReady);
-    if (after != nullptr &&
-        (before == nullptr || before->status != after->status || before->reason != after->reason)) {
-      bool good = after->status == api::ConditionStatus::kTrue;
-      if (good || after->status == api::ConditionStatus::kFalse) {
-        events_.Record(object, good ? "Normal" : "Warning", after->reason, after->message);
-      }
-      server::Log(
-          spdlog::level::info, after->message,
-          {{"namespace", a.metadata.ns}, {"name", a.metadata.name}, {"reason", after->reason}});
-    }
+  if (!write_error.ok() && !IsRetryableWriteConflict(write_error)) {
+    server::Log(spdlog::level::warn, "settings ConfigMap not written, will retry",
+                {{"namespace", a.metadata.ns},
+                 {"name", a.metadata.name},
+                 {"error", write_error.message()}});
   }
+
+  Status written =
+      WriteStatus(object, a, core::DesiredStatus(a, outcome, sync, phone, clock_.Now()));
+  if (!written.ok()) return ReconcileResult::Error(written);
   if (!write_error.ok()) return ReconcileResult::Error(write_error);
   return ReconcileResult::Ok();
+}
+
+Status AssignmentReconciler::WriteStatus(const nlohmann::json& object, const api::Assignment& a,
+                                         const api::AssignmentStatus& desired) {
+  if (core::StatusEquals(a.status, desired)) return Status::Ok();
+  auto written =
+      client_.UpdateStatus(kube::resources::kWhatsAppAssignments,
+                           StatusBody(api::kAssignmentKind, a.metadata, api::ToJson(desired)));
+  if (!written.ok()) {
+    // A conflict is routine (the object moved on; the watch brings the new one): not a warning.
+    server::Log(written.status().code() == StatusCode::kConflict ? spdlog::level::info
+                                                                 : spdlog::level::warn,
+                "status not written, will retry",
+                {{"namespace", a.metadata.ns},
+                 {"name", a.metadata.name},
+                 {"error", written.status().message()}});
+    return written.status();
+  }
+  ++counters_.status_writes;
+  RememberWrite(Key(a.metadata), a.metadata.resource_version, *written);
+  const api::Condition* before = api::FindCondition(a.status.conditions, api::kConditionReady);
+  const api::Condition* after = api::FindCondition(desired.conditions, api::kConditionReady);
+  if (after != nullptr && (before == nullptr || before->status != after->status ||
+                           before->reason != after->reason || before->message != after->message)) {
+    if (WorthAnEvent(before, after)) {
+      events_.Record(object, after->status == api::ConditionStatus::kTrue ? "Normal" : "Warning",
+                     after->reason, after->message);
+    }
+    server::Log(
+        spdlog::level::info, after->message,
+        {{"namespace", a.metadata.ns}, {"name", a.metadata.name}, {"reason", after->reason}});
+  }
+  return Status::Ok();
 }
 
 Status AssignmentReconciler::SyncConfigMap(const api::Assignment& a,
@@ -228,6 +265,17 @@ Status AssignmentReconciler::SyncConfigMap(const api::Assignment& a,
     if (core::ConfigMapMatches(*fresh, desired)) return Status::Ok();
     live = std::move(*fresh);
   }
+  // Never write a ConfigMap someone else owns, even one that happens to bear our name.
+  auto foreign = [&](const nlohmann::json& object) -> Status {
+    std::string why;
+    if (core::ClassifyConfigMap(object, a, &why) != core::ConfigMapOwnership::kForeign) {
+      return Status::Ok();
+    }
+    return Status::FailedPrecondition("ConfigMap " + a.metadata.ns + "/" + name +
+                                      " already exists and is not this assignment's (" + why +
+                                      "); rename or delete it");
+  };
+  if (Status s = foreign(*live); !s.ok()) return s;
   auto patch = [&](const nlohmann::json& from) {
     return client_.Patch(kube::resources::kConfigMaps, a.metadata.ns, name, kube::PatchType::kMerge,
                          core::ConfigMapPatch(from, desired));
@@ -237,6 +285,7 @@ Status AssignmentReconciler::SyncConfigMap(const api::Assignment& a,
     // Someone else wrote it since our cache saw it: one fresh read and retry.
     auto fresh = client_.Get(kube::resources::kConfigMaps, a.metadata.ns, name);
     if (!fresh.ok()) return fresh.status();
+    if (Status s = foreign(*fresh); !s.ok()) return s;
     if (core::ConfigMapMatches(*fresh, desired)) return Status::Ok();
     updated = patch(*fresh);
   }
@@ -383,31 +432,35 @@ std::vector<std::string> AssignmentReconciler::KeysForAssignmentChange(
   std::optional<core::AssignmentSummary> before, after;
   std::string key;
   if (old_obj != nullptr) {
-    if (auto p = api::ParseAssignment(*old_obj); p.ok()) before = core::Summarize(*p);
+    before = core::ClaimOf(*old_obj);
     key = kube::ObjectKey(*old_obj);
   }
   if (new_obj != nullptr) {
-    if (auto p = api::ParseAssignment(*new_obj); p.ok()) after = core::Summarize(*p);
+    after = core::ClaimOf(*new_obj);
     key = kube::ObjectKey(*new_obj);
   }
-  if (old_obj != nullptr && new_obj != nullptr && before == after &&
-      IsQuietEcho(key, kube::ObjectResourceVersion(*new_obj))) {
-    return {};
-  }
+  const bool same_claim = old_obj != nullptr && new_obj != nullptr && before == after;
+  if (same_claim && IsQuietEcho(key, kube::ObjectResourceVersion(*new_obj))) return {};
   std::vector<std::string> keys = {key};
-  if (old_obj != nullptr && new_obj != nullptr && before == after) return keys;
+  if (same_claim) return keys;
+  // The claim changed (or appeared, or went): every assignment whose outcome can change is
+  // resolved again, transitively, and so is every inventory object whose holder can change.
   std::set<std::string> seen = {key};
-  for (const auto& s : {before, after}) {
-    if (!s) continue;
-    for (const auto& peers :
-         {view_.AssignmentsByPhone(s->phone_number_id), view_.AssignmentsByTenant(s->tenant_id)}) {
-      for (const auto& peer : peers) {
-        std::string k = kube::ObjectKey(*peer);
-        if (seen.insert(k).second) keys.push_back(std::move(k));
-      }
-    }
-    std::string phone_key = PhoneKey(s->phone_number_id);
-    if (seen.insert(phone_key).second) keys.push_back(std::move(phone_key));
+  auto lookup = [this](bool phone) {
+    return [this, phone](std::string_view id) {
+      return Summaries(phone ? view_.AssignmentsByPhone(id) : view_.AssignmentsByTenant(id));
+    };
+  };
+  auto add = [&](std::string k) {
+    if (seen.insert(k).second) keys.push_back(std::move(k));
+  };
+  // The old number's inventory too: the changed assignment appears once in the components (its
+  // new version), but the number it left may change holder.
+  if (before) add(PhoneKey(before->phone_number_id));
+  for (const core::AssignmentSummary& m : core::AffectedAssignments(
+           before ? &*before : nullptr, after ? &*after : nullptr, lookup(true), lookup(false))) {
+    add(m.ns + "/" + m.name);
+    add(PhoneKey(m.phone_number_id));
   }
   return keys;
 }

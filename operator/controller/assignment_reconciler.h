@@ -56,11 +56,13 @@ class AssignmentReconciler {
 
   // "phone:<id>".
   static std::string PhoneKey(std::string_view phone_number_id);
-  // The keys an assignment change must wake: the assignment itself and, when what the binding
-  // rule reads changed (or on add/delete), every assignment sharing its old or new phone number
-  // or tenant, and the inventory keys of both numbers. `old_obj` null on add, `new_obj` null on
-  // delete. Reads the view, which already holds the new state. The echo of our own status
-  // write wakes nothing (unless a reconcile waited for it): it brings nothing new.
+  // The keys an assignment change must wake: the assignment itself and, when its claim changed
+  // (created, deleted or being deleted, number, tenant or validity changed; see
+  // core::ClaimOf), every assignment in the connected components of its old and new claim,
+  // transitively, with the inventory keys of their numbers: whoever's outcome can change is
+  // resolved again, so at rest every status equals a from-scratch resolution. `old_obj` null on
+  // add, `new_obj` null on delete. Reads the view, which already holds the new state. The echo
+  // of our own status write wakes nothing (unless a reconcile waited for it).
   std::vector<std::string> KeysForAssignmentChange(const nlohmann::json* old_obj,
                                                    const nlohmann::json* new_obj);
   // The owning assignment's key for a settings ConfigMap, or "" when it has none.
@@ -78,6 +80,10 @@ class AssignmentReconciler {
   ReconcileResult ReconcileAssignment(const nlohmann::json& object);
   ReconcileResult ReconcilePhoneNumber(std::string_view id);
   ReconcileResult Finalize(const api::Assignment& assignment);
+  // Writes `desired` through /status unless it equals the live status; records an Event when the
+  // Ready condition changed in a way a person acts on, and logs the change.
+  Status WriteStatus(const nlohmann::json& object, const api::Assignment& assignment,
+                     const api::AssignmentStatus& desired);
   // Returns the settings outcome: OK, a conflict worth retrying, or the failure.
   Status SyncConfigMap(const api::Assignment& assignment,
                        const std::optional<std::string>& meta_display);

@@ -7,6 +7,9 @@
 #include <set>
 #include <utility>
 
+#include "api/json.h"
+#include "core/validation.h"
+
 namespace waop::core {
 namespace {
 
@@ -75,6 +78,23 @@ AssignmentSummary Summarize(const api::Assignment& a) {
       .display_phone_number = a.spec.display_phone_number,
       .deleting = a.metadata.deleting(),
   };
+}
+
+api::FieldErrors ClaimErrors(const nlohmann::json& object, api::Assignment* out) {
+  api::FieldErrors parsed = api::ParseAssignmentInto(object, out);
+  api::FieldErrors errors;
+  for (const api::FieldError& e : parsed) {
+    if (e.path == "status" || e.path.rfind("status.", 0) == 0) continue;
+    errors.Add(e.type, e.path, e.detail);
+  }
+  if (errors.empty()) errors.Append(ValidateAssignment(*out));
+  return errors;
+}
+
+std::optional<AssignmentSummary> ClaimOf(const nlohmann::json& object) {
+  api::Assignment a;
+  if (!ClaimErrors(object, &a).empty()) return std::nullopt;
+  return Summarize(a);
 }
 
 std::string_view BindingStateName(BindingState state) {
@@ -157,6 +177,21 @@ BindingOutcome ResolveOne(const AssignmentSummary& target,
     all.push_back(o);
   }
   return ResolveBindings(all).front();
+}
+
+std::vector<AssignmentSummary> AffectedAssignments(const AssignmentSummary* before,
+                                                   const AssignmentSummary* after,
+                                                   const SummaryLookup& by_phone,
+                                                   const SummaryLookup& by_tenant) {
+  std::vector<AssignmentSummary> out;
+  std::set<std::string> seen;
+  for (const AssignmentSummary* seed : {after, before}) {
+    if (seed == nullptr) continue;
+    for (AssignmentSummary& m : ConnectedComponent(*seed, by_phone, by_tenant)) {
+      if (seen.insert(Key(m)).second) out.push_back(std::move(m));
+    }
+  }
+  return out;
 }
 
 std::vector<AssignmentSummary> ConnectedComponent(const AssignmentSummary& seed,

@@ -20,12 +20,14 @@
 
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "api/field_errors.h"
 #include "api/types.h"
 #include "common/clock.h"
 
@@ -46,6 +48,16 @@ struct AssignmentSummary {
 };
 
 AssignmentSummary Summarize(const api::Assignment& assignment);
+
+// What a stored object claims, as the binding rule sees it: the summary of a well-formed, valid
+// assignment, or nullopt for one that cannot be parsed or fails ValidateAssignment. Such an
+// object holds nothing (its status says InvalidSpec) and so links no one to anyone.
+std::optional<AssignmentSummary> ClaimOf(const nlohmann::json& object);
+
+// The errors that keep `object` from claiming anything, paths named ("spec.phoneNumberId:
+// ..."): parse errors of metadata and spec (the status is ours to rewrite, so its errors do not
+// count) and ValidateAssignment's. Empty for a valid assignment; `out` receives what parsed.
+api::FieldErrors ClaimErrors(const nlohmann::json& object, api::Assignment* out);
 
 enum class BindingState { kBound, kDuplicatePhoneNumber, kDuplicateTenant, kReleasing };
 
@@ -91,6 +103,17 @@ BindingOutcome ResolveOne(const AssignmentSummary& target,
 // Lookups into the controller's indexes: every assignment whose phone number id (or tenant id)
 // equals `id`.
 using SummaryLookup = std::function<std::vector<AssignmentSummary>(std::string_view id)>;
+
+// Every assignment whose outcome a change of one assignment's claim from `before` to `after`
+// (either null for a create or delete) can alter, transitively: the union of the connected
+// components of `before` and of `after`, looked up in indexes that already hold the new state.
+// Why `before` too: removing it can split its old component, and each piece is reached from
+// before's phone number id or tenant id. Members appear once (by namespace/name), the changed
+// assignment first.
+std::vector<AssignmentSummary> AffectedAssignments(const AssignmentSummary* before,
+                                                   const AssignmentSummary* after,
+                                                   const SummaryLookup& by_phone,
+                                                   const SummaryLookup& by_tenant);
 
 // Every assignment linked to `seed` through chains of shared phone number ids or tenant ids,
 // seed first, each namespace/name once (the seed's version wins over a looked-up one, so a

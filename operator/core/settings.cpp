@@ -1,5 +1,7 @@
 #include "core/settings.h"
 
+#include <vector>
+
 #include "api/json.h"
 
 namespace waop::core {
@@ -82,6 +84,56 @@ json DesiredConfigMap(const api::Assignment& assignment,
   };
 }
 
+namespace {
+
+std::string RefString(const json& ref, std::string_view key) {
+  const json* v = Member(ref, key);
+  return v != nullptr && v->is_string() ? v->get<std::string>() : "";
+}
+
+bool IsController(const json& ref) {
+  const json* c = Member(ref, "controller");
+  return c != nullptr && c->is_boolean() && c->get<bool>();
+}
+
+bool IsAssignmentRef(const json& ref) {
+  return RefString(ref, "kind") == api::kAssignmentKind &&
+         RefString(ref, "apiVersion").rfind(std::string(api::kGroup) + "/", 0) == 0;
+}
+
+}  // namespace
+
+ConfigMapOwnership ClassifyConfigMap(const json& live, const api::Assignment& assignment,
+                                     std::string* holder) {
+  const json* managed_by = Path(live, "metadata", "labels");
+  managed_by = managed_by == nullptr ? nullptr : Member(*managed_by, kManagedByLabel);
+  if (managed_by == nullptr || !managed_by->is_string() ||
+      managed_by->get<std::string>() != kOperatorName) {
+    if (holder != nullptr)
+      *holder =
+          "it lacks the label " + std::string(kManagedByLabel) + "=" + std::string(kOperatorName);
+    return ConfigMapOwnership::kForeign;
+  }
+  const json* refs = Path(live, "metadata", "ownerReferences");
+  ConfigMapOwnership result = ConfigMapOwnership::kOurs;
+  if (refs != nullptr && refs->is_array()) {
+    for (const json& ref : *refs) {
+      if (!ref.is_object() || !IsController(ref)) continue;
+      if (RefString(ref, "uid") == assignment.metadata.uid) continue;
+      if (IsAssignmentRef(ref) && RefString(ref, "name") == assignment.metadata.name) {
+        // Names are unique in a namespace: another uid under our name is a deleted predecessor.
+        result = ConfigMapOwnership::kStale;
+        continue;
+      }
+      if (holder != nullptr) {
+        *holder = "it is controlled by " + RefString(ref, "kind") + " " + RefString(ref, "name");
+      }
+      return ConfigMapOwnership::kForeign;
+    }
+  }
+  return result;
+}
+
 bool ConfigMapMatches(const json& live, const json& desired) {
   if (const json* want = Path(desired, "metadata", "labels")) {
     const json* have = Path(live, "metadata", "labels");
@@ -95,15 +147,19 @@ bool ConfigMapMatches(const json& live, const json& desired) {
     for (const json& ref : *want) {
       bool found = false;
       if (have != nullptr && have->is_array()) {
-        for (const json& l : *have) found = found || SameOwner(l, ref);
+        for (const json& l : *have) {
+          found = found || SameOwner(l, ref);
+          // A second controller (a stale one) must go: the API server allows one.
+          if (IsController(l) && RefString(l, "uid") != RefString(ref, "uid")) return false;
+        }
       }
       if (!found) return false;
     }
   }
-  const json* want_data = Member(desired, "data");
-  const json* have_data = Member(live, "data");
-  json empty = json::object();
-  return (want_data ? *want_data : empty) == (have_data ? *have_data : empty);
+  // Only our key counts: keys others add to the data stay and never cause a write.
+  const json* want = Path(desired, "data", kSettingsDataKey);
+  const json* have = Path(live, "data", kSettingsDataKey);
+  return want == nullptr ? have == nullptr : have != nullptr && *have == *want;
 }
 
 json ConfigMapPatch(const json& live, const json& desired) {
@@ -114,31 +170,35 @@ json ConfigMapPatch(const json& live, const json& desired) {
   if (const json* want = Path(desired, "metadata", "labels")) meta["labels"] = *want;
   if (const json* want = Path(desired, "metadata", "ownerReferences")) {
     const json* have = Path(live, "metadata", "ownerReferences");
-    json refs = have != nullptr && have->is_array() ? *have : json::array();
-    for (const json& ref : *want) {
-      bool replaced = false;
-      for (json& l : refs) {
-        // Same owner uid: bring its fields in line with ours.
-        if (l.is_object() && l.value("uid", "") == ref.value("uid", "")) {
-          l = ref;
-          replaced = true;
+    // Ours replaced in place (so an unchanged list compares equal and is not sent); another
+    // controller reference (a deleted predecessor's) dropped, not joined: the API server
+    // refuses two controllers; everything else kept.
+    json refs = json::array();
+    std::vector<bool> placed(want->size(), false);
+    if (have != nullptr && have->is_array()) {
+      for (const json& l : *have) {
+        bool ours = false;
+        for (size_t i = 0; i < want->size(); ++i) {
+          if (!placed[i] && RefString(l, "uid") == RefString((*want)[i], "uid")) {
+            refs.push_back((*want)[i]);
+            placed[i] = ours = true;
+            break;
+          }
         }
+        if (!ours && !(l.is_object() && IsController(l))) refs.push_back(l);
       }
-      if (!replaced) refs.push_back(ref);
+    }
+    for (size_t i = 0; i < want->size(); ++i) {
+      if (!placed[i]) refs.push_back((*want)[i]);
     }
     // A merge patch replaces a list whole: send it only when it changes, with others' entries.
     if (have == nullptr || *have != refs) meta["ownerReferences"] = std::move(refs);
   }
   json patch = {{"metadata", std::move(meta)}};
-  const json* want_data = Member(desired, "data");
-  json data = want_data != nullptr ? *want_data : json::object();
-  if (const json* have_data = Member(live, "data");
-      have_data != nullptr && have_data->is_object()) {
-    for (auto it = have_data->begin(); it != have_data->end(); ++it) {
-      if (!data.contains(it.key())) data[it.key()] = nullptr;  // null removes the key
-    }
+  // Only our key: a merge patch of data leaves the keys others wrote as they are.
+  if (const json* want = Path(desired, "data", kSettingsDataKey)) {
+    patch["data"] = {{std::string(kSettingsDataKey), *want}};
   }
-  if (!data.empty()) patch["data"] = std::move(data);
   return patch;
 }
 

@@ -44,14 +44,26 @@ api::OwnerReference AssignmentOwnerReference(const api::Assignment& assignment);
 nlohmann::json DesiredConfigMap(const api::Assignment& assignment,
                                 const std::optional<std::string>& meta_display = {});
 
+// Whether the ConfigMap named like an assignment's settings may be written by it:
+//   kOurs     it carries our managed-by label and no controller reference but this assignment's
+//   kStale    ours, except that a deleted predecessor of the same name is its controller: the
+//             patch replaces that reference
+//   kForeign  someone else's (no managed-by label, or another controller): never touched;
+//             `holder` (may be null) receives why, for the SettingsSyncFailed message
+enum class ConfigMapOwnership { kOurs, kStale, kForeign };
+ConfigMapOwnership ClassifyConfigMap(const nlohmann::json& live, const api::Assignment& assignment,
+                                     std::string* holder = nullptr);
+
 // True when `live` already has everything `desired` owns: each desired label with its value,
-// the desired ownerReference (by uid, with controller=true), and equal data. Labels,
-// annotations and ownerReferences others add are ignored, so they never cause a write.
+// the desired ownerReference (by uid, with controller=true) and no other controller, and an
+// equal notification_settings.json. Labels, annotations, data keys and (non-controller)
+// ownerReferences others add are ignored, so they never cause a write.
 bool ConfigMapMatches(const nlohmann::json& live, const nlohmann::json& desired);
 
 // A JSON merge patch (RFC 7386) that puts back on `live` what `desired` owns: our labels set,
-// our ownerReference added or fixed (the list is sent whole when it changes, since a merge
-// patch replaces lists), data replaced (keys we do not want set to null), and live's
+// our ownerReference added or fixed and any other controller reference dropped (the list is
+// sent whole when it changes, since a merge patch replaces lists), our data key set (others'
+// keys stay), and live's
 // resourceVersion as a precondition (409 if the object moved on). The server keeps everything
 // else, including what our cache never holds (managedFields, the last-applied annotation),
 // which a PUT of the cached object would drop.

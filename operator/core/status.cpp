@@ -205,11 +205,29 @@ api::AssignmentStatus DesiredStatus(const api::Assignment& live, const BindingOu
         std::string m = message + "; writing settings";
         conds.Set(api::kConditionReady, ConditionStatus::kUnknown, api::kReasonProgressing, m);
         conds.Set(api::kConditionReconciling, ConditionStatus::kTrue, api::kReasonProgressing, m);
+      } else if (!live.spec.enabled) {
+        conds.Set(api::kConditionReady, ConditionStatus::kTrue, reason,
+                  message + "; WhatsApp is disabled for this tenant (spec.enabled: false)");
       } else {
         conds.Set(api::kConditionReady, ConditionStatus::kTrue, reason, message);
       }
       break;
   }
+  s.conditions = conds.Finish();
+  return s;
+}
+
+api::AssignmentStatus InvalidSpecStatus(const api::Assignment& live, std::string_view errors,
+                                        WallTime now) {
+  api::AssignmentStatus s;
+  s.observed_generation = live.metadata.generation;
+  // Nothing of the spec is shown: the invalid field may be the display number itself.
+  s.quality_rating = NormalizeQuality("");
+  ConditionSet conds(live.status.conditions, live.metadata.generation, now);
+  std::string m = "Invalid spec, the assignment holds no phone number until it is fixed: " +
+                  std::string(errors);
+  conds.Set(api::kConditionReady, ConditionStatus::kFalse, api::kReasonInvalidSpec, m);
+  conds.Set(api::kConditionStalled, ConditionStatus::kTrue, api::kReasonInvalidSpec, m);
   s.conditions = conds.Finish();
   return s;
 }

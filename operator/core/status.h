@@ -8,6 +8,9 @@
 //   Bound + number not in WABA    Ready=False PhoneNumberNotFound, Stalled=True
 //   DuplicatePhoneNumber/Tenant   Ready=False <reason>, Stalled=True (waits on a person)
 //   Releasing (being deleted)     Ready=False Releasing
+//   Invalid spec (InvalidSpecStatus) Ready=False InvalidSpec, Stalled=True
+// A bound assignment with spec.enabled false is still Bound (it keeps its number); its Ready
+// message says WhatsApp is disabled for the tenant.
 // Reconciling and Stalled are removed when they do not apply. Every condition carries
 // observedGeneration = metadata.generation; lastTransitionTime changes only when that
 // condition's status changes. Times are truncated to whole seconds, as the API server stores
@@ -77,6 +80,12 @@ api::AssignmentStatus DesiredStatus(const api::Assignment& live, const BindingOu
                                     const SyncOutcome& sync, const std::optional<PhoneInfo>& phone,
                                     WallTime now,
                                     PhoneNumberPresence presence = PhoneNumberPresence::kUnknown);
+
+// The status of an assignment that holds nothing because its spec breaks a rule the schema did
+// not catch (or could not be parsed): Ready=False / Stalled=True InvalidSpec, the message naming
+// each field (`errors`, FieldErrors::ToString()). No settings ConfigMap is listed.
+api::AssignmentStatus InvalidSpecStatus(const api::Assignment& live, std::string_view errors,
+                                        WallTime now);
 
 // True when writing `desired` over `live` would change nothing a reader sees: same fields, same
 // conditions by type (order ignored), times compared at whole seconds.

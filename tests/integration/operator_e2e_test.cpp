@@ -321,6 +321,135 @@ TEST_F(OperatorE2eTest, DeletingTheHolderPromotesTheWaitingAssignment) {
       << "the deleted holder's ConfigMap was not garbage-collected";
 }
 
+// --- 3b. Chains: a promotion that displaces a younger holder, transitively ------------------
+
+// One assignment of a chain scenario: name, phone number id, tenant id.
+struct Link {
+  std::string name;
+  std::string phone;
+  std::string tenant;
+};
+
+TEST_F(OperatorE2eTest, ChainsResolveTransitivelyWhenHoldersAreDeleted) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  // Each scenario in its own namespace with its own numbers and tenants (tenant ids are prefixed
+  // with the namespace: binding spans every namespace); within one, names sort
+  // in creation order, so the order holds even when two are created in the same second.
+  struct Scenario {
+    std::string ns;
+    std::vector<Link> links;
+    std::vector<std::string> deleted;
+    std::map<std::string, std::string> before;  // name -> Ready reason
+    std::map<std::string, std::string> after;
+  };
+  const std::vector<Scenario> scenarios = {
+      // A tenant chain: deleting A lets B take P1 for T2, so C loses T2.
+      {"chain-tenant",
+       {{"a", "9101", "tenant-1"}, {"b", "9101", "tenant-2"}, {"c", "9103", "tenant-2"}},
+       {"a"},
+       {{"a", "Bound"}, {"b", "DuplicatePhoneNumber"}, {"c", "Bound"}},
+       {{"b", "Bound"}, {"c", "DuplicateTenant"}}},
+      // A number chain: deleting A lets B take P2 for T1, so C loses P2.
+      {"chain-number",
+       {{"a", "9201", "tenant-1"}, {"b", "9202", "tenant-1"}, {"c", "9202", "tenant-3"}},
+       {"a"},
+       {{"a", "Bound"}, {"b", "DuplicateTenant"}, {"c", "Bound"}},
+       {{"b", "Bound"}, {"c", "DuplicatePhoneNumber"}}},
+      // Five links: every outcome along the chain flips.
+      {"chain-five",
+       {{"a", "9301", "tenant-1"},
+        {"b", "9301", "tenant-2"},
+        {"c", "9302", "tenant-2"},
+        {"d", "9302", "tenant-3"},
+        {"e", "9303", "tenant-3"},
+        {"f", "9303", "tenant-4"}},
+       {"a"},
+       {{"a", "Bound"},
+        {"b", "DuplicatePhoneNumber"},
+        {"c", "Bound"},
+        {"d", "DuplicatePhoneNumber"},
+        {"e", "Bound"},
+        {"f", "DuplicatePhoneNumber"}},
+       {{"b", "Bound"},
+        {"c", "DuplicateTenant"},
+        {"d", "Bound"},
+        {"e", "DuplicateTenant"},
+        {"f", "Bound"}}},
+      // Several holders deleted at once, in two chains.
+      {"chain-multi",
+       {{"a", "9401", "tenant-1"},
+        {"b", "9401", "tenant-2"},
+        {"c", "9402", "tenant-2"},
+        {"x", "9411", "tenant-11"},
+        {"y", "9411", "tenant-12"},
+        {"z", "9412", "tenant-12"}},
+       {"a", "x"},
+       {{"a", "Bound"},
+        {"b", "DuplicatePhoneNumber"},
+        {"c", "Bound"},
+        {"x", "Bound"},
+        {"y", "DuplicatePhoneNumber"},
+        {"z", "Bound"}},
+       {{"b", "Bound"}, {"c", "DuplicateTenant"}, {"y", "Bound"}, {"z", "DuplicateTenant"}}},
+  };
+  auto manifest = [](const std::string& ns, const Link& l) {
+    // Every value quoted: unquoted, YAML reads a name such as y as a boolean.
+    return "apiVersion: whatsapp.bakery-ia.io/v1alpha1\nkind: WhatsAppAssignment\nmetadata:\n"
+           "  name: \"" +
+           l.name + "\"\n  namespace: \"" + ns + "\"\nspec:\n  tenantId: \"" + ns + "-" + l.tenant +
+           "\"\n  phoneNumberId: \"" + l.phone + "\"\n";
+  };
+  for (const Scenario& sc : scenarios) {
+    auto ns = K({"create", "namespace", sc.ns});
+    ASSERT_EQ(ns.exit_code, 0) << ns.Both();
+    for (const Link& l : sc.links) {
+      auto r = K({"apply", "-f", "-"}, manifest(sc.ns, l));
+      ASSERT_EQ(r.exit_code, 0) << r.Both();
+    }
+  }
+  // Every Ready reason as expected, and settings exactly where an assignment holds: the holder's
+  // number in its own ConfigMap, none for a loser.
+  auto matches = [&](const Scenario& sc, const std::map<std::string, std::string>& want,
+                     std::string* diff) {
+    auto list = cluster_->GetJson({"wa", "-n", sc.ns});
+    if (!list) return false;
+    std::map<std::string, std::string> got;
+    for (const auto& item : (*list)["items"]) {
+      auto ready = Condition(item, "Ready");
+      got[item["metadata"].value("name", "")] = ready ? ready->value("reason", "") : "";
+    }
+    std::map<std::string, std::string> phone_of;
+    for (const Link& l : sc.links) phone_of[l.name] = l.phone;
+    *diff = "";
+    for (const auto& [name, reason] : want) {
+      if (got[name] != reason) *diff += name + ": want " + reason + ", got " + got[name] + "; ";
+      auto settings = Settings(name, sc.ns);
+      if (reason == "Bound" &&
+          (!settings || settings->find("\"" + phone_of[name] + "\"") == std::string::npos)) {
+        *diff += name + ": no settings with its number; ";
+      }
+      if (reason != "Bound" && settings) *diff += name + ": a loser has settings; ";
+    }
+    if (got.size() != want.size()) *diff += "want " + std::to_string(want.size()) + " objects";
+    return diff->empty();
+  };
+  std::string diff;
+  for (const Scenario& sc : scenarios) {
+    EXPECT_TRUE(WaitFor([&] { return matches(sc, sc.before, &diff); }, kLongWait, 200ms))
+        << sc.ns << " before: " << diff;
+  }
+  for (const Scenario& sc : scenarios) {
+    std::vector<std::string> args = {"delete", "wa", "-n", sc.ns};
+    args.insert(args.end(), sc.deleted.begin(), sc.deleted.end());
+    auto r = K(args);
+    ASSERT_EQ(r.exit_code, 0) << r.Both();
+  }
+  for (const Scenario& sc : scenarios) {
+    EXPECT_TRUE(WaitFor([&] { return matches(sc, sc.after, &diff); }, kLongWait, 200ms))
+        << sc.ns << " after deleting the holders: " << diff;
+  }
+}
+
 // --- 4. Changing the phone number rewrites the settings --------------------------------------
 
 TEST_F(OperatorE2eTest, PatchingThePhoneNumberUpdatesTheSettings) {

@@ -91,7 +91,15 @@ TEST(SettingsTest, MatchesDetectsWhatWeOwn) {
   EXPECT_FALSE(ConfigMapMatches(live, desired));
 
   live = desired;
-  live["data"]["extra"] = "x";
+  live["data"]["extra"] = "x";  // someone else's key: stays, and causes no write
+  EXPECT_TRUE(ConfigMapMatches(live, desired));
+
+  live = desired;  // a second controller (a deleted predecessor's) must go
+  live["metadata"]["ownerReferences"].push_back({{"apiVersion", "whatsapp.bakery-ia.io/v1alpha1"},
+                                                 {"kind", "WhatsAppAssignment"},
+                                                 {"name", "panaderia-san-juan"},
+                                                 {"uid", "old-uid"},
+                                                 {"controller", true}});
   EXPECT_FALSE(ConfigMapMatches(live, desired));
 
   live = desired;
@@ -135,7 +143,7 @@ TEST(SettingsTest, PatchKeepsForeignFieldsAndFixesOurs) {
   EXPECT_EQ(patch["metadata"]["resourceVersion"], "77");
   EXPECT_FALSE(patch["metadata"].contains("annotations"));
   EXPECT_EQ(patch["metadata"]["labels"], desired["metadata"]["labels"]);
-  EXPECT_EQ(patch["data"]["stray"], nullptr);
+  EXPECT_FALSE(patch["data"].contains("stray")) << patch.dump();
   json merged = live;
   merged.merge_patch(patch);
   EXPECT_TRUE(ConfigMapMatches(merged, desired));
@@ -144,7 +152,53 @@ TEST(SettingsTest, PatchKeepsForeignFieldsAndFixesOurs) {
   EXPECT_EQ(merged["metadata"]["annotations"]["note"], "keep me");
   EXPECT_EQ(merged["metadata"]["ownerReferences"].size(), 1u);
   EXPECT_EQ(merged["metadata"]["ownerReferences"][0]["blockOwnerDeletion"], true);
-  EXPECT_EQ(merged["data"], desired["data"]);
+  EXPECT_EQ(merged["data"]["notification_settings.json"],
+            desired["data"]["notification_settings.json"]);
+  EXPECT_EQ(merged["data"]["stray"], "x");  // others' keys stay
+}
+
+TEST(SettingsTest, PatchReplacesAStaleControllerInsteadOfAddingASecond) {
+  json desired = DesiredConfigMap(Example());
+  json live = desired;
+  json stale = desired["metadata"]["ownerReferences"][0];
+  stale["uid"] = "uid-of-a-deleted-predecessor";
+  json other = {{"apiVersion", "v1"}, {"kind", "Pod"}, {"name", "p"}, {"uid", "u-p"}};
+  live["metadata"]["ownerReferences"] = json::array({other, stale});
+  EXPECT_EQ(ClassifyConfigMap(live, Example()), ConfigMapOwnership::kStale);
+  json merged = live;
+  merged.merge_patch(ConfigMapPatch(live, desired));
+  EXPECT_EQ(merged["metadata"]["ownerReferences"],
+            json::array({other, desired["metadata"]["ownerReferences"][0]}));
+  EXPECT_TRUE(ConfigMapMatches(merged, desired));
+}
+
+TEST(SettingsTest, ClassifyTellsOursFromSomeoneElses) {
+  json desired = DesiredConfigMap(Example());
+  std::string why;
+  EXPECT_EQ(ClassifyConfigMap(desired, Example(), &why), ConfigMapOwnership::kOurs);
+
+  json unlabelled = desired;
+  unlabelled["metadata"]["labels"].erase("app.kubernetes.io/managed-by");
+  EXPECT_EQ(ClassifyConfigMap(unlabelled, Example(), &why), ConfigMapOwnership::kForeign);
+  EXPECT_EQ(why, "it lacks the label app.kubernetes.io/managed-by=whatsapp-operator");
+
+  json adopted = desired;  // our label, no controller: ours to fix
+  adopted["metadata"].erase("ownerReferences");
+  EXPECT_EQ(ClassifyConfigMap(adopted, Example()), ConfigMapOwnership::kOurs);
+
+  json controlled = desired;
+  controlled["metadata"]["ownerReferences"] = json::array({{{"apiVersion", "apps/v1"},
+                                                            {"kind", "Deployment"},
+                                                            {"name", "notifier"},
+                                                            {"uid", "d-1"},
+                                                            {"controller", true}}});
+  EXPECT_EQ(ClassifyConfigMap(controlled, Example(), &why), ConfigMapOwnership::kForeign);
+  EXPECT_EQ(why, "it is controlled by Deployment notifier");
+
+  json other_assignment = desired;  // another assignment's (a different name): not ours
+  other_assignment["metadata"]["ownerReferences"][0]["name"] = "someone-else";
+  other_assignment["metadata"]["ownerReferences"][0]["uid"] = "u-2";
+  EXPECT_EQ(ClassifyConfigMap(other_assignment, Example()), ConfigMapOwnership::kForeign);
 }
 
 TEST(SettingsTest, PatchKeepsOthersOwnerReferencesAndSendsThemOnlyOnChange) {
