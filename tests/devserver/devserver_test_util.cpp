@@ -141,9 +141,7 @@ HttpResult Http(int port, const std::string& method, const std::string& path,
   return r;
 }
 
-std::string DevserverBinary() {
-  return waop::testing::BinaryDir() + "/tests/devserver/kube-devserver";
-}
+std::string DevserverBinary() { return WAOP_DEVSERVER_BINARY; }
 std::string RepoDir() { return waop::testing::SourceDir(); }
 
 Devserver::Devserver(std::vector<std::string> extra_args) {

@@ -55,7 +55,7 @@ class E2eCluster {
   // "whatsapp-operator").
   std::optional<nlohmann::json> Requests(const std::string& client = "");
   bool ResetRequests();
-  // POST /debug/faults with `body` (see tests/devserver/faults.h). Returns false on error.
+  // POST /debug/faults with `body` (see devserver/faults.h). Returns false on error.
   bool SetFaults(const nlohmann::json& body);
 
  private:

@@ -1,5 +1,6 @@
-// LeakSanitizer suppressions for every test binary of the sanitizer build (linked in by
-// tests/CMakeLists.txt; the operator binary has its own, narrower list in operator/main.cpp).
+// LeakSanitizer suppressions for every test binary of the sanitizer build and for
+// kube-devserver, the tests' API server (linked in by tests/CMakeLists.txt and
+// devserver/CMakeLists.txt; the operator binary has its own, narrower list in operator/main.cpp).
 //
 // cpprestsdk runs its tasks on a static thread pool that is never joined. When a request ends
 // in an error (connection refused, a connection closed mid-stream), cpprestsdk closes the body

@@ -13,7 +13,7 @@ using std::chrono::minutes;
 using std::chrono::seconds;
 
 json PrinterColumns() {
-  auto crd = testing::LoadYamlFile(std::string(WAOP_SCHEMA_TESTDATA) +
+  auto crd = testing::LoadYamlFile(std::string(WAOP_CRDS_DIR) +
                                    "/whatsapp.bakery-ia.io_whatsappassignments.yaml");
   EXPECT_TRUE(crd.ok()) << crd.status().ToString();
   return (*crd)["spec"]["versions"][0]["additionalPrinterColumns"];

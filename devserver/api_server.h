@@ -3,6 +3,10 @@
 // deletionTimestamp, garbage collection, namespaces), CRD registration and schema
 // enforcement, patches, lists, watches, Tables, discovery, OpenAPI, admission webhooks, fault
 // injection and the /debug endpoints. Transport-neutral: http_adapter.cpp feeds it.
+// One file per concern: api_server.cpp (request path, routing, dispatch), api_server_discovery
+// (version, discovery, OpenAPI), _read (get, list), _watch, _write (create, update, patch,
+// admission), _rules (what a new state of an object must satisfy), _delete (deletion,
+// finalizers, garbage collection), _debug (/debug endpoints, injected write faults).
 //
 // /debug endpoints: GET /debug/requests (API request counts by verb, resource, subresource and
 // client; `?client=kubectl` keeps one User-Agent's product token), POST /debug/requests/reset,
@@ -73,6 +77,14 @@ class ApiServer {
     std::optional<ApiError> error;
     std::vector<std::string> warnings;
   };
+
+  // Discovery and OpenAPI (api_server_discovery.cpp). `core`: /api rather than /apis;
+  // `seg`: the path's segments, "openapi" first.
+  HttpResponse Version() const;
+  HttpResponse Discovery(const HttpRequest& req, bool core);
+  HttpResponse ApiGroup(const std::string& group);
+  HttpResponse ResourceList(const std::string& group, const std::string& version);
+  HttpResponse OpenApi(const std::vector<std::string>& seg);
 
   HttpResponse HandleResource(const HttpRequest& req, const Target& t, const std::string& verb);
   HttpResponse Get(const HttpRequest& req, const Target& t);
