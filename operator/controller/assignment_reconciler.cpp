@@ -4,10 +4,10 @@
 #include <set>
 
 #include "api/json.h"
+#include "common/logging.h"
 #include "core/settings.h"
 #include "core/status.h"
 #include "core/validation.h"
-#include "server/logging.h"
 
 namespace waop::controller {
 namespace {
@@ -161,10 +161,10 @@ ReconcileResult AssignmentReconciler::ReconcileAssignment(const nlohmann::json& 
         client_.UpdateStatus(kube::resources::kWhatsAppAssignments,
                              StatusBody(api::kAssignmentKind, a.metadata, api::ToJson(desired)));
     if (!written.ok()) {
-      server::Log(spdlog::level::info, "status not written, will retry",
-                  {{"namespace", a.metadata.ns},
-                   {"name", a.metadata.name},
-                   {"error", written.status().message()}});
+      logging::Log(spdlog::level::info, "status not written, will retry",
+                   {{"namespace", a.metadata.ns},
+                    {"name", a.metadata.name},
+                    {"error", written.status().message()}});
       return ReconcileResult::Error(written.status());
     }
     ++counters_.status_writes;
@@ -177,7 +177,7 @@ ReconcileResult AssignmentReconciler::ReconcileAssignment(const nlohmann::json& 
       if (good || after->status == api::ConditionStatus::kFalse) {
         events_.Record(object, good ? "Normal" : "Warning", after->reason, after->message);
       }
-      server::Log(
+      logging::Log(
           spdlog::level::info, after->message,
           {{"namespace", a.metadata.ns}, {"name", a.metadata.name}, {"reason", after->reason}});
     }
@@ -272,8 +272,8 @@ Status AssignmentReconciler::DeleteLoserConfigMap(const api::Assignment& a) {
   if (s.code() == StatusCode::kNotFound) return Status::Ok();
   if (s.ok()) {
     ++counters_.config_map_writes;
-    server::Log(spdlog::level::info, "lost its binding; removed its settings ConfigMap",
-                {{"namespace", a.metadata.ns}, {"name", a.metadata.name}});
+    logging::Log(spdlog::level::info, "lost its binding; removed its settings ConfigMap",
+                 {{"namespace", a.metadata.ns}, {"name", a.metadata.name}});
   }
   return s;
 }
