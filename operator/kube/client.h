@@ -1,7 +1,7 @@
 // The Kubernetes REST client the operator uses: a small interface over JSON objects (like
 // controller-runtime's client.Client over unstructured objects), a REST implementation over
-// an HttpTransport, and the watch-stream decoder. The fake in fake_client.h implements the
-// same interface for other components' tests.
+// an HttpTransport, and the watch-stream decoder. The fake in tests/support/fake_client.h
+// implements the same interface for other components' tests.
 //
 // Thread-safety: Client implementations are thread-safe. A WatchStream is read by one thread;
 // Cancel() may be called from any thread.

@@ -6,7 +6,8 @@
 #include <atomic>
 #include <thread>
 
-#include "controller/fake_lease_client.h"
+#include "support/fake_clock.h"
+#include "support/fake_lease_client.h"
 
 namespace waop::controller {
 namespace {

@@ -8,6 +8,8 @@
 #include <map>
 #include <random>
 
+#include "support/fake_clock.h"
+
 namespace waop::controller {
 namespace {
 
