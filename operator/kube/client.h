@@ -106,7 +106,7 @@ class WatchDecoder {
   // Decodes one line. Blank lines are skipped by Feed, not accepted here.
   static Result<WatchEvent> DecodeLine(std::string_view line);
   // True when undecoded bytes remain (a stream ending here was cut mid-event).
-  bool HasPartial() const { return !lines_.partial().empty(); }
+  bool HasPartialForTesting() const { return !lines_.partial().empty(); }
 
  private:
   LineSplitter lines_;
