@@ -5,8 +5,8 @@
 
 #include "app/options.h"
 #include "app/run.h"
+#include "common/logging.h"
 #include "kube/http.h"
-#include "server/logging.h"
 #include "server/signals.h"
 
 #ifndef WAOP_VERSION
@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
   // Before anything uses HTTP: cpprestsdk's default pool of 40 threads spends most of the
   // operator's CPU waking threads (measured by operator_bench).
   waop::kube::SetHttpThreads(waop::kube::DefaultHttpThreads());
-  waop::server::SetUpLogging(options->logging);
+  waop::logging::SetUpLogging(options->logging);
   auto signals = waop::server::SignalHandler::Install();
   if (!signals.ok()) {
     std::fprintf(stderr, "whatsapp-operator: %s\n", signals.status().message().c_str());

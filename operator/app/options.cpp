@@ -109,7 +109,7 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
       {"log-format",
        {false,
         [&o](std::string_view, std::string_view v) {
-          auto format = server::ParseLogFormat(v);
+          auto format = logging::ParseLogFormat(v);
           if (!format.ok()) return format.status();
           o.logging.format = *format;
           return Status::Ok();
@@ -117,7 +117,7 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
       {"log-level",
        {false,
         [&o](std::string_view, std::string_view v) {
-          auto level = server::ParseLogLevel(v);
+          auto level = logging::ParseLogLevel(v);
           if (!level.ok()) return level.status();
           o.logging.level = *level;
           return Status::Ok();

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "common/logging.h"
 #include "common/status.h"
 #include "server/http_server.h"
-#include "server/logging.h"
 
 namespace waop::app {
 
@@ -24,7 +24,7 @@ struct Options {
   server::BindAddress health_probe_bind_address{"0.0.0.0", 8081};  // "0" disables
   int max_concurrent_reconciles = 4;
   std::chrono::seconds sync_period{10 * 3600};  // full resync of every assignment
-  server::LoggingOptions logging;               // --log-format json|text, --log-level
+  logging::LoggingOptions logging;              // --log-format json|text, --log-level
   bool show_version = false;
   bool show_help = false;
 };

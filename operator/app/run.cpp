@@ -12,6 +12,7 @@
 #include "api/types.h"
 #include "app/lease_client.h"
 #include "app/ready_reasons.h"
+#include "common/logging.h"
 #include "controller/assignment_reconciler.h"
 #include "controller/leader_election.h"
 #include "controller/workqueue.h"
@@ -20,7 +21,6 @@
 #include "kube/http.h"
 #include "kube/informer.h"
 #include "server/http_server.h"
-#include "server/logging.h"
 #include "server/metrics.h"
 #include "server/runtime_metrics.h"
 
@@ -28,7 +28,7 @@ namespace waop::app {
 namespace {
 
 using json = nlohmann::json;
-using server::Log;
+using logging::Log;
 namespace lvl = spdlog::level;
 
 constexpr char kControllerName[] = "whatsappassignment";
@@ -104,9 +104,9 @@ int Run(const Options& o, server::SignalHandler& signals) {
   }
   // The API token must never reach a log line, whatever logs it by accident.
   if (config->token_source) {
-    if (auto token = config->token_source->Token(); token.ok()) server::RegisterSecret(*token);
+    if (auto token = config->token_source->Token(); token.ok()) logging::RegisterSecret(*token);
   }
-  if (!config->client_key_pem.empty()) server::RegisterSecret(config->client_key_pem);
+  if (!config->client_key_pem.empty()) logging::RegisterSecret(config->client_key_pem);
   auto transport = kube::NewCpprestTransport(*config);
   if (!transport.ok()) {
     Log(lvl::err, "cannot set up the Kubernetes client", {{"error", transport.status().message()}});

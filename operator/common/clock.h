@@ -1,12 +1,11 @@
 // Time as a dependency: everything that waits, expires or stamps a time takes a Clock, so tests
-// drive time with FakeClock instead of sleeping. Also RFC 3339 formatting as Kubernetes writes
-// timestamps ("2026-11-26T10:00:00Z", second precision, UTC).
+// drive time with a FakeClock (tests/support/fake_clock.h) instead of sleeping. Also RFC 3339
+// formatting as Kubernetes writes timestamps ("2026-11-26T10:00:00Z", second precision, UTC).
 //
-// Thread-safety: RealClock is stateless; FakeClock is internally synchronised.
+// Thread-safety: RealClock is stateless.
 #pragma once
 
 #include <chrono>
-#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -32,30 +31,6 @@ class RealClock final : public Clock {
   MonoTime Mono() const override { return std::chrono::steady_clock::now(); }
   // A process-wide instance.
   static const RealClock& Get();
-};
-
-class FakeClock final : public Clock {
- public:
-  explicit FakeClock(WallTime start = WallTime(std::chrono::seconds(1'790'000'000)))
-      : wall_(start), mono_(MonoTime(std::chrono::seconds(1000))) {}
-  WallTime Now() const override {
-    std::lock_guard lock(mu_);
-    return wall_;
-  }
-  MonoTime Mono() const override {
-    std::lock_guard lock(mu_);
-    return mono_;
-  }
-  void Advance(std::chrono::nanoseconds d) {
-    std::lock_guard lock(mu_);
-    wall_ += std::chrono::duration_cast<WallTime::duration>(d);
-    mono_ += std::chrono::duration_cast<MonoTime::duration>(d);
-  }
-
- private:
-  mutable std::mutex mu_;
-  WallTime wall_;
-  MonoTime mono_;
 };
 
 // "2026-11-26T10:00:00Z" (UTC, whole seconds), as metav1.Time serialises.

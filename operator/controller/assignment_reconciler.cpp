@@ -4,10 +4,10 @@
 #include <set>
 
 #include "api/json.h"
+#include "common/logging.h"
 #include "core/settings.h"
 #include "core/status.h"
 #include "core/validation.h"
-#include "server/logging.h"
 
 namespace waop::controller {
 namespace {
@@ -177,10 +177,10 @@ ReconcileResult AssignmentReconciler::ReconcileAssignment(const nlohmann::json& 
     write_error = DeleteLoserConfigMap(a);
   }
   if (!write_error.ok() && !IsRetryableWriteConflict(write_error)) {
-    server::Log(spdlog::level::warn, "settings ConfigMap not written, will retry",
-                {{"namespace", a.metadata.ns},
-                 {"name", a.metadata.name},
-                 {"error", write_error.message()}});
+    logging::Log(spdlog::level::warn, "settings ConfigMap not written, will retry",
+                 {{"namespace", a.metadata.ns},
+                  {"name", a.metadata.name},
+                  {"error", write_error.message()}});
   }
 
   Status written =
@@ -198,12 +198,12 @@ Status AssignmentReconciler::WriteStatus(const nlohmann::json& object, const api
                            StatusBody(api::kAssignmentKind, a.metadata, api::ToJson(desired)));
   if (!written.ok()) {
     // A conflict is routine (the object moved on; the watch brings the new one): not a warning.
-    server::Log(written.status().code() == StatusCode::kConflict ? spdlog::level::info
-                                                                 : spdlog::level::warn,
-                "status not written, will retry",
-                {{"namespace", a.metadata.ns},
-                 {"name", a.metadata.name},
-                 {"error", written.status().message()}});
+    logging::Log(written.status().code() == StatusCode::kConflict ? spdlog::level::info
+                                                                  : spdlog::level::warn,
+                 "status not written, will retry",
+                 {{"namespace", a.metadata.ns},
+                  {"name", a.metadata.name},
+                  {"error", written.status().message()}});
     return written.status();
   }
   ++counters_.status_writes;
@@ -216,7 +216,7 @@ Status AssignmentReconciler::WriteStatus(const nlohmann::json& object, const api
       events_.Record(object, after->status == api::ConditionStatus::kTrue ? "Normal" : "Warning",
                      after->reason, after->message);
     }
-    server::Log(
+    logging::Log(
         spdlog::level::info, after->message,
         {{"namespace", a.metadata.ns}, {"name", a.metadata.name}, {"reason", after->reason}});
   }
@@ -321,8 +321,8 @@ Status AssignmentReconciler::DeleteLoserConfigMap(const api::Assignment& a) {
   if (s.code() == StatusCode::kNotFound) return Status::Ok();
   if (s.ok()) {
     ++counters_.config_map_writes;
-    server::Log(spdlog::level::info, "lost its binding; removed its settings ConfigMap",
-                {{"namespace", a.metadata.ns}, {"name", a.metadata.name}});
+    logging::Log(spdlog::level::info, "lost its binding; removed its settings ConfigMap",
+                 {{"namespace", a.metadata.ns}, {"name", a.metadata.name}});
   }
   return s;
 }

@@ -2,8 +2,8 @@
 
 #include <cstdio>
 
+#include "common/logging.h"
 #include "kube/client.h"
-#include "server/logging.h"
 
 namespace waop::controller {
 namespace {
@@ -63,11 +63,11 @@ void EventRecorder::Record(const nlohmann::json& object, std::string_view type,
   Status s = known > 0 ? Bump(cache_key, ns, name, known)
                        : Create(object, ns, name, cache_key, type, reason, message);
   if (!s.ok()) {
-    server::Log(spdlog::level::warn, "could not record event",
-                {{"namespace", ns},
-                 {"name", Str(object, "metadata", "name")},
-                 {"reason", std::string(reason)},
-                 {"error", s.message()}});
+    logging::Log(spdlog::level::warn, "could not record event",
+                 {{"namespace", ns},
+                  {"name", Str(object, "metadata", "name")},
+                  {"reason", std::string(reason)},
+                  {"error", s.message()}});
   }
 }
 

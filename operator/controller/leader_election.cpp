@@ -213,7 +213,7 @@ MonoTime::duration LeaderElector::Jittered(std::chrono::milliseconds period) {
       period + std::chrono::duration<double, std::milli>(extra));
 }
 
-MonoTime LeaderElector::Tick() { return Step(false); }
+MonoTime LeaderElector::TickForTesting() { return Step(false); }
 
 MonoTime LeaderElector::Step(bool candidate_now) {
   Events events;

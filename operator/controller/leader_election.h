@@ -19,10 +19,10 @@
 //     something watching the Lease calls Poke().
 //
 // Use: Create(), Start() (own thread), IsLeader(); on shutdown, stop the controllers first,
-// then Release(). Tests drive it without a thread: advance a FakeClock and call Tick().
+// then Release(). Tests drive it without a thread: advance a FakeClock and call TickForTesting().
 //
 // Thread-safety: all public methods are thread-safe. Callbacks run on the elector's thread (or
-// the thread calling Tick/Stop/Release), never under its lock; they must return promptly
+// the thread calling TickForTesting/Stop/Release), never under its lock; they must return promptly
 // (start or signal work elsewhere) and must not call Stop() or Release().
 // Ownership: borrows the LeaseClient and Clock, which must outlive the elector.
 #pragma once
@@ -122,7 +122,8 @@ class LeaderElector {
   LeaderElector(const LeaderElector&) = delete;
   LeaderElector& operator=(const LeaderElector&) = delete;
 
-  // Runs Tick() on its own thread until Stop(). FailedPrecondition if already started/stopped.
+  // Runs the election steps on its own thread until Stop(). FailedPrecondition if already
+  // started/stopped.
   Status Start();
   // Stops the thread promptly (waits at most for one in-flight LeaseClient call). If leading,
   // on_stopped_leading runs; the lease itself stays ours until it expires or Release().
@@ -144,10 +145,10 @@ class LeaderElector {
   // One step of the election if one is due by the clock: acquire, renew or give up. Returns
   // the clock time of the next due step. Public for tests that drive a FakeClock; do not mix
   // with Start().
-  MonoTime Tick();
+  MonoTime TickForTesting();
 
  private:
-  // Tick, but a candidate steps now when `candidate_now`, whatever the clock says.
+  // TickForTesting, but a candidate steps now when `candidate_now`, whatever the clock says.
   MonoTime Step(bool candidate_now);
   LeaderElector(LeaseClient& client, LeaderElectionConfig config, const Clock& clock,
                 LeaderCallbacks callbacks);
@@ -164,7 +165,7 @@ class LeaderElector {
   const LeaderCallbacks callbacks_;
   RandomSource random_;
 
-  // Serialises election steps (Tick, Release) with each other; held during LeaseClient calls.
+  // Serialises election steps (Step, Release) with each other; held during LeaseClient calls.
   std::mutex op_mu_;
   std::optional<LeaseRecord> observed_;  // guarded by op_mu_
   MonoTime observed_time_{};             // guarded by op_mu_

@@ -10,7 +10,7 @@ double Seconds(MonoTime::duration d) { return std::chrono::duration<double>(d).c
 
 // Upper bound on one condition-variable sleep in Get(): due times are computed with the
 // injected Clock, which may jump (FakeClock) or differ from the real steady clock, so a waiting
-// worker re-checks at least this often even if nobody calls Poll().
+// worker re-checks at least this often even if nobody calls PollForTesting().
 constexpr auto kMaxSleep = std::chrono::seconds(1);
 
 }  // namespace
@@ -89,7 +89,7 @@ int WorkQueue::PromoteDueLocked() {
   return promoted;
 }
 
-int WorkQueue::Poll() {
+int WorkQueue::PollForTesting() {
   Lock lock(mu_);
   const int promoted = PromoteDueLocked();
   if (promoted > 0) ready_cv_.notify_all();

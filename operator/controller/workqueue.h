@@ -8,8 +8,8 @@
 //     it is handed out again after that worker calls Done().
 //   - Delays (AddAfter / AddRateLimited) are measured with the injected Clock. A waiting key
 //     keeps its earliest due time. Due keys become ready when a worker waits in Get() (which
-//     sleeps on a condition variable until the next due time), or when Poll() is called: tests
-//     with FakeClock advance the clock and call Poll() instead of sleeping.
+//     sleeps on a condition variable until the next due time), or when PollForTesting() is
+//     called: tests with a fake clock advance it and call PollForTesting() instead of sleeping.
 //   - Shutdown: after ShutDown() Add is ignored, waiting keys are dropped, and Get() returns
 //     nullopt at once, even when ready keys remain. That differs from client-go (which hands out
 //     the remaining ready keys): our reconcilers are level-based and the next leader relists,
@@ -98,8 +98,9 @@ class WorkQueue {
   void Done(const std::string& key);
 
   // Moves waiting keys whose due time has come (by the Clock) into the ready queue and wakes
-  // waiting workers. Returns how many became ready.
-  int Poll();
+  // waiting workers. Returns how many became ready. Only tests need it: workers waiting in Get()
+  // promote due keys themselves.
+  int PollForTesting();
 
   // Ready keys (not waiting, not processing).
   int Len() const;

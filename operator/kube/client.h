@@ -1,7 +1,7 @@
 // The Kubernetes REST client the operator uses: a small interface over JSON objects (like
 // controller-runtime's client.Client over unstructured objects), a REST implementation over
-// an HttpTransport, and the watch-stream decoder. The fake in fake_client.h implements the
-// same interface for other components' tests.
+// an HttpTransport, and the watch-stream decoder. The fake in tests/support/fake_client.h
+// implements the same interface for other components' tests.
 //
 // Thread-safety: Client implementations are thread-safe. A WatchStream is read by one thread;
 // Cancel() may be called from any thread.
@@ -106,7 +106,7 @@ class WatchDecoder {
   // Decodes one line. Blank lines are skipped by Feed, not accepted here.
   static Result<WatchEvent> DecodeLine(std::string_view line);
   // True when undecoded bytes remain (a stream ending here was cut mid-event).
-  bool HasPartial() const { return !lines_.partial().empty(); }
+  bool HasPartialForTesting() const { return !lines_.partial().empty(); }
 
  private:
   LineSplitter lines_;

@@ -115,7 +115,7 @@ std::size_t Store::Size() const {
   return items_.size();
 }
 
-std::size_t Store::PackedBytes() const {
+std::size_t Store::PackedBytesForTesting() const {
   std::shared_lock lock(mu_);
   return packed_bytes_;
 }

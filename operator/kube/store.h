@@ -56,7 +56,7 @@ class Store {
   std::size_t Size() const;
 
   // Bytes held by the packed objects (not counting keys and indexes).
-  std::size_t PackedBytes() const;
+  std::size_t PackedBytesForTesting() const;
 
   // --- The writer. Each returns the previous object under the key (nullptr if none).
   ObjectPtr Upsert(const ObjectPtr& object);

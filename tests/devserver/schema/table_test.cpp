@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "support/fake_clock.h"
 #include "yaml_json.h"
 
 namespace devserver {

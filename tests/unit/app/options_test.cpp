@@ -10,7 +10,7 @@ TEST(OptionsTest, DefaultsMatchTheSpec) {
   ASSERT_TRUE(o.ok()) << o.status().ToString();
   EXPECT_EQ(o->metrics_bind_address.ToString(), "0.0.0.0:8080");
   EXPECT_EQ(o->health_probe_bind_address.ToString(), "0.0.0.0:8081");
-  EXPECT_EQ(o->logging.format, server::LogFormat::kJson);
+  EXPECT_EQ(o->logging.format, logging::LogFormat::kJson);
   EXPECT_EQ(o->watch_namespace, "");
   EXPECT_FALSE(o->leader_elect);
   EXPECT_EQ(o->leader_election_id, "whatsapp-operator-leader");
@@ -27,7 +27,7 @@ TEST(OptionsTest, AcceptsBothFlagForms) {
   EXPECT_TRUE(o->leader_elect);
   EXPECT_EQ(o->max_concurrent_reconciles, 8);
   EXPECT_EQ(o->sync_period, std::chrono::seconds(5400));
-  EXPECT_EQ(o->logging.format, server::LogFormat::kText);
+  EXPECT_EQ(o->logging.format, logging::LogFormat::kText);
   EXPECT_EQ(o->health_probe_bind_address.ToString(), "127.0.0.1:9000");
   EXPECT_FALSE(o->metrics_bind_address.enabled());
   auto off = ParseOptions({"--leader-elect=false"});

@@ -28,14 +28,5 @@ TEST(ClockTest, RejectsMalformedTimesWithReason) {
   EXPECT_FALSE(ParseRfc3339("2026-11-26T10:00:00Zjunk").ok());
 }
 
-TEST(ClockTest, FakeClockAdvancesBothTimes) {
-  FakeClock clock;
-  auto w = clock.Now();
-  auto m = clock.Mono();
-  clock.Advance(std::chrono::seconds(15));
-  EXPECT_EQ(clock.Now() - w, std::chrono::seconds(15));
-  EXPECT_EQ(clock.Mono() - m, std::chrono::seconds(15));
-}
-
 }  // namespace
 }  // namespace waop

@@ -11,6 +11,7 @@
 #include "api/json.h"
 #include "core/settings.h"
 #include "mock_client.h"
+#include "support/fake_clock.h"
 
 namespace waop::controller {
 namespace {

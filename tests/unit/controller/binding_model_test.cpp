@@ -32,7 +32,8 @@
 #include "core/binding.h"
 #include "core/settings.h"
 #include "core/status.h"
-#include "kube/fake_client.h"
+#include "support/fake_client.h"
+#include "support/fake_clock.h"
 
 namespace waop::controller {
 namespace {

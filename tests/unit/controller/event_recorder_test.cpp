@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "mock_client.h"
+#include "support/fake_clock.h"
 
 namespace waop::controller {
 namespace {

@@ -6,7 +6,8 @@
 #include <atomic>
 #include <thread>
 
-#include "controller/fake_lease_client.h"
+#include "support/fake_clock.h"
+#include "support/fake_lease_client.h"
 
 namespace waop::controller {
 namespace {
@@ -54,7 +55,7 @@ void RunFor(FakeClock& clock, std::chrono::milliseconds total,
   const auto step = milliseconds(100);
   for (auto t = milliseconds::zero(); t < total; t += step) {
     clock.Advance(step);
-    for (auto* c : live) c->elector->Tick();
+    for (auto* c : live) c->elector->TickForTesting();
     int leaders = 0;
     for (auto* c : live) leaders += c->elector->IsLeader() ? 1 : 0;
     ASSERT_LE(leaders, 1) << "two leaders at t=" << t.count() << "ms";
@@ -65,8 +66,8 @@ TEST(LeaderElectionTest, ExactlyOneOfTwoLeads) {
   FakeClock clock;
   FakeLeaseClient client;
   Candidate a(client, clock, "a"), b(client, clock, "b");
-  a.elector->Tick();
-  b.elector->Tick();
+  a.elector->TickForTesting();
+  b.elector->TickForTesting();
   EXPECT_TRUE(a.elector->IsLeader());
   EXPECT_FALSE(b.elector->IsLeader());
   RunFor(clock, seconds(120), {&a, &b});
@@ -121,7 +122,7 @@ TEST(LeaderElectionTest, ExpiryIsJudgedByLocalObservationNotRemoteTimestamps) {
   skewed.renew_time = clock.Now() - std::chrono::hours(1);
   client.Put(kNs, kName, skewed);
   Candidate b(client, clock, "b");
-  b.elector->Tick();
+  b.elector->TickForTesting();
   EXPECT_FALSE(b.elector->IsLeader());
   RunFor(clock, seconds(14), {&b});
   EXPECT_FALSE(b.elector->IsLeader());
@@ -169,7 +170,7 @@ TEST(LeaderElectionTest, ConflictOnRenewIsRetriedWithoutLosingLeadership) {
   FakeClock clock;
   RacingLeaseClient client;
   Candidate a(client, clock, "a");
-  a.elector->Tick();
+  a.elector->TickForTesting();
   ASSERT_TRUE(a.elector->IsLeader());
   client.races = 2;
   RunFor(clock, seconds(8), {&a});
@@ -187,7 +188,7 @@ TEST(LeaderElectionTest, ConflictOnAcquireMeansNotLeader) {
   client.Put(kNs, kName, released);
   Candidate a(client, clock, "a");
   client.races = 1;
-  a.elector->Tick();
+  a.elector->TickForTesting();
   EXPECT_EQ(client.conflicts(), 1);
   EXPECT_FALSE(a.elector->IsLeader());
   RunFor(clock, seconds(3), {&a});
@@ -198,8 +199,8 @@ TEST(LeaderElectionTest, ClientErrorsLoseLeadershipAfterRenewDeadline) {
   FakeClock clock;
   FakeLeaseClient client;
   Candidate a(client, clock, "a"), b(client, clock, "b");
-  a.elector->Tick();
-  b.elector->Tick();
+  a.elector->TickForTesting();
+  b.elector->TickForTesting();
   ASSERT_TRUE(a.elector->IsLeader());
   client.FailAll(Status::Unavailable("apiserver down"));
   RunFor(clock, seconds(9), {&a, &b});
@@ -223,7 +224,7 @@ TEST(LeaderElectionTest, LeaseTakenByAnotherHolderEndsLeadershipAtOnce) {
   FakeClock clock;
   FakeLeaseClient client;
   Candidate a(client, clock, "a");
-  a.elector->Tick();
+  a.elector->TickForTesting();
   ASSERT_TRUE(a.elector->IsLeader());
   LeaseRecord intruder;
   intruder.holder_identity = "intruder";
@@ -244,7 +245,7 @@ TEST(LeaderElectionTest, ErrorsAreReportedToOnError) {
   auto elector = LeaderElector::Create(client, {kNs, kName, "a"}, clock, callbacks);
   ASSERT_TRUE(elector.ok());
   client.FailNext(1, Status::Unavailable("connection refused"));
-  (*elector)->Tick();
+  (*elector)->TickForTesting();
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0].code(), StatusCode::kUnavailable);
   EXPECT_EQ(errors[0].message(), "get lease: connection refused");
@@ -255,7 +256,7 @@ TEST(LeaderElectionTest, TransientErrorsWithinDeadlineKeepLeadership) {
   FakeClock clock;
   FakeLeaseClient client;
   Candidate a(client, clock, "a");
-  a.elector->Tick();
+  a.elector->TickForTesting();
   client.FailNext(3, Status::Unavailable("blip"));
   RunFor(clock, seconds(20), {&a});
   EXPECT_TRUE(a.elector->IsLeader());
@@ -365,7 +366,7 @@ TEST(LeaderElectionTest, APokedCandidateTriesAtOnce) {
   FakeLeaseClient client;
   FakeClock clock;  // never advances: only a poke can bring the standby's next step forward
   Candidate a(client, clock, "a");
-  a.elector->Tick();
+  a.elector->TickForTesting();
   ASSERT_TRUE(a.elector->IsLeader());
   Candidate b(client, clock, "b");
   ASSERT_TRUE(b.elector->Start().ok());

@@ -8,6 +8,8 @@
 #include <map>
 #include <random>
 
+#include "support/fake_clock.h"
+
 namespace waop::controller {
 namespace {
 
@@ -116,13 +118,13 @@ TEST(WorkQueueTest, AddAfterBecomesReadyInDueOrderWithFakeClock) {
   q.AddAfter("now", Duration::zero());
   EXPECT_EQ(q.Len(), 1);
   EXPECT_EQ(q.Stats().waiting, 3);
-  EXPECT_EQ(q.Poll(), 0);
+  EXPECT_EQ(q.PollForTesting(), 0);
   clock.Advance(milliseconds(999));
-  EXPECT_EQ(q.Poll(), 0);
+  EXPECT_EQ(q.PollForTesting(), 0);
   clock.Advance(milliseconds(1));
-  EXPECT_EQ(q.Poll(), 1);
+  EXPECT_EQ(q.PollForTesting(), 1);
   clock.Advance(seconds(5));
-  EXPECT_EQ(q.Poll(), 2);
+  EXPECT_EQ(q.PollForTesting(), 2);
   std::vector<std::string> order;
   while (auto k = q.GetFor(milliseconds(0))) order.push_back(*k);
   EXPECT_THAT(order, ElementsAre("now", "a", "b", "c"));
@@ -134,7 +136,7 @@ TEST(WorkQueueTest, EarlierAddAfterReplacesLaterDueTime) {
   q.AddAfter("k", seconds(10));
   q.AddAfter("k", seconds(1));
   clock.Advance(seconds(1));
-  EXPECT_EQ(q.Poll(), 1);
+  EXPECT_EQ(q.PollForTesting(), 1);
   EXPECT_EQ(q.Stats().waiting, 0);
 }
 
@@ -152,7 +154,7 @@ TEST(WorkQueueTest, PollWakesABlockedGet) {
   q.AddAfter("k", seconds(3600));
   auto got = std::async(std::launch::async, [&] { return q.GetFor(kLongWait); });
   clock.Advance(seconds(3600));
-  q.Poll();
+  q.PollForTesting();
   EXPECT_EQ(got.get(), "k");
 }
 
@@ -164,9 +166,10 @@ TEST(WorkQueueTest, RateLimitedBackoffSequenceAndForget) {
     const Duration want = std::min<Duration>(expected, seconds(1000));
     q.AddRateLimited("k");
     clock.Advance(want - milliseconds(1));
-    ASSERT_EQ(q.Poll(), 0) << "retry " << i << " ready too early";
+    ASSERT_EQ(q.PollForTesting(), 0) << "retry " << i << " ready too early";
     clock.Advance(milliseconds(1));
-    ASSERT_EQ(q.Poll(), 1) << "retry " << i << " not ready after " << want.count() << "ns";
+    ASSERT_EQ(q.PollForTesting(), 1)
+        << "retry " << i << " not ready after " << want.count() << "ns";
     ASSERT_EQ(q.Get(), "k");
     q.Done("k");
     expected *= 2;
@@ -177,7 +180,7 @@ TEST(WorkQueueTest, RateLimitedBackoffSequenceAndForget) {
   EXPECT_EQ(q.NumRequeues("k"), 0);
   q.AddRateLimited("k");
   clock.Advance(milliseconds(5));
-  EXPECT_EQ(q.Poll(), 1);
+  EXPECT_EQ(q.PollForTesting(), 1);
 }
 
 TEST(WorkQueueTest, NoKeyIsProcessedByTwoWorkersAtOnce) {
@@ -312,15 +315,15 @@ TEST(ControllerTest, AppliesEachResultKind) {
   }));
   // flaky retries after 5 ms then 10 ms (FakeClock); throws is retried like an error too.
   clock.Advance(milliseconds(5));
-  q.Poll();
+  q.PollForTesting();
   ASSERT_TRUE(Eventually([&] { return count("flaky") == 2 && count("throws") == 2; }));
   ASSERT_TRUE(Eventually([&] { return q.Stats().waiting == 3; }));
   clock.Advance(milliseconds(10));
-  q.Poll();
+  q.PollForTesting();
   ASSERT_TRUE(Eventually([&] { return count("flaky") == 3; }));
   EXPECT_EQ(q.NumRequeues("flaky"), 0) << "success must Forget the backoff";
   clock.Advance(seconds(60));
-  q.Poll();
+  q.PollForTesting();
   ASSERT_TRUE(Eventually([&] { return count("later") == 2; }));
   ASSERT_TRUE(Eventually([&] { return q.Stats().processing == 0; }));
   controller.Stop();

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <map>
 
+#include "support/fake_clock.h"
+
 namespace waop::kube {
 namespace {
 

@@ -8,7 +8,8 @@
 #include <set>
 #include <thread>
 
-#include "kube/fake_client.h"
+#include "support/fake_client.h"
+#include "support/fake_clock.h"
 
 namespace waop::kube {
 namespace {

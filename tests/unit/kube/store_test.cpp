@@ -71,11 +71,11 @@ TEST(StoreTest, PackedObjectsComeBackExactly) {
   EXPECT_EQ(store.ResourceVersionOf("ns/o"), "42");
   EXPECT_EQ(store.ResourceVersionOf("ns/none"), std::nullopt);
   // Packed, the document is smaller than its JSON text.
-  const std::size_t packed = store.PackedBytes();
+  const std::size_t packed = store.PackedBytesForTesting();
   EXPECT_GT(packed, 0u);
   EXPECT_LT(packed, doc.dump().size());
   ASSERT_NE(store.Remove("ns/o"), nullptr);
-  EXPECT_EQ(store.PackedBytes(), 0u);
+  EXPECT_EQ(store.PackedBytesForTesting(), 0u);
 }
 
 TEST(StoreTest, ConcurrentReadersAndWriter) {

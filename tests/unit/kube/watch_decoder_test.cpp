@@ -35,7 +35,7 @@ TEST(WatchDecoderTest, WholePayload) {
   std::vector<WatchEvent> events;
   while (auto e = d.Next()) events.push_back(std::move(*e));
   ExpectPayloadEvents(events);
-  EXPECT_FALSE(d.HasPartial());
+  EXPECT_FALSE(d.HasPartialForTesting());
 }
 
 TEST(WatchDecoderTest, SplitAtEveryByteBoundary) {
@@ -69,7 +69,7 @@ TEST(WatchDecoderTest, PartialEventIsHeldBack) {
   WatchDecoder d;
   ASSERT_TRUE(d.Feed(kPayload.substr(0, 40)).ok());
   EXPECT_FALSE(d.Next().has_value());
-  EXPECT_TRUE(d.HasPartial());
+  EXPECT_TRUE(d.HasPartialForTesting());
 }
 
 TEST(WatchDecoderTest, RejectsGarbageClearly) {

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "server/runtime_metrics.h"
+#include "support/fake_clock.h"
 
 namespace waop::server {
 namespace {

@@ -1,4 +1,4 @@
-#include "server/logging.h"
+#include "common/logging.h"
 
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -9,7 +9,7 @@
 
 #include "common/clock.h"
 
-namespace waop::server {
+namespace waop::logging {
 namespace {
 
 constexpr std::string_view kRedacted = "[REDACTED]";
@@ -216,4 +216,4 @@ std::string Redact(std::string_view text) {
   return out;
 }
 
-}  // namespace waop::server
+}  // namespace waop::logging

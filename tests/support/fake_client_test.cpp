@@ -1,8 +1,9 @@
-#include "kube/fake_client.h"
+#include "support/fake_client.h"
 
 #include <gtest/gtest.h>
 
 #include "kube/selector.h"
+#include "support/fake_clock.h"
 
 namespace waop::kube {
 namespace {

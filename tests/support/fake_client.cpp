@@ -1,4 +1,4 @@
-#include "kube/fake_client.h"
+#include "support/fake_client.h"
 
 #include <optional>
 

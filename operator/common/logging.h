@@ -23,7 +23,7 @@
 
 #include "common/status.h"
 
-namespace waop::server {
+namespace waop::logging {
 
 enum class LogFormat { kJson, kText };
 
@@ -61,4 +61,4 @@ void ClearSecrets();
 // `text` with every registered secret replaced by "[REDACTED]".
 std::string Redact(std::string_view text);
 
-}  // namespace waop::server
+}  // namespace waop::logging

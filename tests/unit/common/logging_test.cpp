@@ -1,4 +1,4 @@
-#include "server/logging.h"
+#include "common/logging.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -9,7 +9,7 @@
 
 #include "common/clock.h"
 
-namespace waop::server {
+namespace waop::logging {
 namespace {
 
 using ::testing::HasSubstr;
@@ -107,4 +107,4 @@ TEST(LoggingFlagsTest, ParsesAndRejectsWithFlagName) {
 }
 
 }  // namespace
-}  // namespace waop::server
+}  // namespace waop::logging
