@@ -2,76 +2,35 @@
 
 #include <unistd.h>
 
-#include <atomic>
-#include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <random>
-#include <thread>
+#include <stop_token>
 
 #include "api/types.h"
-#include "app/lease_client.h"
 #include "app/ready_reasons.h"
 #include "common/logging.h"
 #include "controller/assignment_reconciler.h"
-#include "controller/leader_election.h"
+#include "controller/informer_view.h"
 #include "controller/workqueue.h"
 #include "core/settings.h"
 #include "kube/config.h"
 #include "kube/http.h"
 #include "kube/informer.h"
-#include "server/http_server.h"
+#include "manager/lease_client.h"
+#include "manager/manager.h"
+#include "manager/runnables.h"
 #include "server/metrics.h"
 #include "server/runtime_metrics.h"
 
 namespace waop::app {
 namespace {
 
-using json = nlohmann::json;
 using logging::Log;
 namespace lvl = spdlog::level;
 
 constexpr char kControllerName[] = "whatsappassignment";
-constexpr char kPhoneIndex[] = "phoneNumberId";
-constexpr char kTenantIndex[] = "tenantId";
-
-std::vector<std::string> SpecIndex(const json& obj, const char* field) {
-  auto spec = obj.find("spec");
-  if (spec == obj.end() || !spec->is_object()) return {};
-  auto v = spec->find(field);
-  if (v == spec->end() || !v->is_string()) return {};
-  return {v->get<std::string>()};
-}
-
-// The cluster as the reconciler sees it: the informers' stores.
-class InformerView final : public controller::ClusterView {
- public:
-  InformerView(const kube::Informer& assignments, const kube::Informer& config_maps,
-               const kube::Informer& phone_numbers)
-      : assignments_(assignments), config_maps_(config_maps), phone_numbers_(phone_numbers) {}
-  controller::ObjectPtr GetAssignment(std::string_view key) const override {
-    return assignments_.store().Get(key);
-  }
-  std::vector<controller::ObjectPtr> AssignmentsByPhone(std::string_view id) const override {
-    auto r = assignments_.store().ByIndex(kPhoneIndex, id);
-    return r.ok() ? std::move(*r) : std::vector<controller::ObjectPtr>{};
-  }
-  std::vector<controller::ObjectPtr> AssignmentsByTenant(std::string_view id) const override {
-    auto r = assignments_.store().ByIndex(kTenantIndex, id);
-    return r.ok() ? std::move(*r) : std::vector<controller::ObjectPtr>{};
-  }
-  controller::ObjectPtr GetConfigMap(std::string_view ns, std::string_view name) const override {
-    return config_maps_.store().Get(ns, name);
-  }
-  controller::ObjectPtr GetPhoneNumber(std::string_view id) const override {
-    return phone_numbers_.store().Get(id);
-  }
-
- private:
-  const kube::Informer& assignments_;
-  const kube::Informer& config_maps_;
-  const kube::Informer& phone_numbers_;
-};
 
 // The replica's identity in the Lease: hostname (the pod name in a cluster) plus a random
 // suffix, so two processes on one host never share it.
@@ -119,7 +78,7 @@ int Run(const Options& o, server::SignalHandler& signals) {
        {"namespace", o.watch_namespace.empty() ? "(all)" : o.watch_namespace},
        {"leaderElection", o.leader_elect ? "true" : "false"}});
 
-  // Metrics and probes, served by every replica.
+  // Metrics, served by every replica.
   server::Registry registry;
   auto metrics = server::ControllerMetrics::Create(registry, kControllerName);
   if (!metrics.ok()) {
@@ -146,14 +105,9 @@ int Run(const Options& o, server::SignalHandler& signals) {
                                                            std::string(core::kOperatorName)));
   kube::Informer phone_numbers(*client,
                                informer_options(kube::resources::kWhatsAppPhoneNumbers, ""));
-  for (auto [index, field] :
-       {std::pair{kPhoneIndex, "phoneNumberId"}, std::pair{kTenantIndex, "tenantId"}}) {
-    Status s =
-        assignments.AddIndex(index, [f = field](const json& obj) { return SpecIndex(obj, f); });
-    if (!s.ok()) {
-      Log(lvl::err, "cannot add index", {{"error", s.message()}});
-      return 1;
-    }
+  if (Status s = controller::AddAssignmentIndexes(assignments); !s.ok()) {
+    Log(lvl::err, "cannot add index", {{"error", s.message()}});
+    return 1;
   }
 
   // Watch health, read from the informers at scrape time, and assignments by Ready reason.
@@ -190,7 +144,7 @@ int Run(const Options& o, server::SignalHandler& signals) {
         }
       });
 
-  InformerView view(assignments, config_maps, phone_numbers);
+  controller::InformerView view(assignments, config_maps, phone_numbers);
   const std::string identity = Identity();
   controller::EventRecorder events(*client, clock, std::string(core::kOperatorName), identity);
   controller::AssignmentReconciler reconciler(view, *client, events, clock);
@@ -235,138 +189,54 @@ int Run(const Options& o, server::SignalHandler& signals) {
        [&](const kube::ObjectPtr&, const kube::ObjectPtr& obj) { phone_changed(obj); },
        phone_changed});
 
-  auto synced = [&] {
-    return assignments.HasSynced() && config_maps.HasSynced() && phone_numbers.HasSynced();
-  };
-  server::HealthChecks checks;
-  checks.Add(server::HealthChecks::Kind::kHealthz, "ping", [] { return Status::Ok(); });
-  checks.Add(server::HealthChecks::Kind::kReadyz, "informers-synced", [&] {
-    return synced() ? Status::Ok() : Status::Unavailable("caches not synced yet");
-  });
-  auto http = server::HttpServer::Start({o.metrics_bind_address, o.health_probe_bind_address},
-                                        &registry, &checks);
-  if (!http.ok()) {
-    Log(lvl::err, "cannot serve probes and metrics", {{"error", http.status().message()}});
-    return 1;
-  }
-
-  for (kube::Informer* inf : {&assignments, &config_maps, &phone_numbers}) {
-    Status s = inf->Start();
-    if (!s.ok()) {
-      Log(lvl::err, "cannot start informer", {{"error", s.message()}});
-      return 1;
-    }
-  }
-
   controller::Controller workers(kControllerName, queue, clock, (*metrics)->reconcile_metrics());
-  std::atomic<bool> leading{false};
-  std::atomic<int> exit_code{0};
-  auto start_workers = [&] {
-    // Reconcile only from synced caches: an empty cache would look like "nothing exists".
-    while (!synced() && !signals.StopRequested()) {
-      assignments.WaitForSync(std::chrono::milliseconds(200));
-    }
-    if (signals.StopRequested()) return;
-    leading = true;
-    Status s = workers.RunWorkers(o.max_concurrent_reconciles, [&](const std::string& key) {
-      return reconciler.Reconcile(key);
-    });
-    if (!s.ok()) Log(lvl::err, "cannot start workers", {{"error", s.message()}});
-    Log(lvl::info, "reconciling", {{"workers", std::to_string(o.max_concurrent_reconciles)}});
-  };
 
-  KubeLeaseClient lease_client(*client);
-  std::unique_ptr<controller::LeaderElector> elector;
-  // Standbys watch the Lease, so a release (the leader's SIGTERM) is taken at once rather than
-  // at the next retry period.
-  std::unique_ptr<kube::Informer> lease_watch;
-  std::thread starter;
+  // The runtime: probes and metrics, caches, then (once leading) the controller and resync.
+  manager::ManagerOptions mo;
+  mo.probes = {o.metrics_bind_address, o.health_probe_bind_address};
+  mo.registry = &registry;
+  mo.clock = &clock;
+  manager::KubeLeaseClient lease_client(*client);
   if (o.leader_elect) {
-    controller::LeaderElectionConfig lc;
-    lc.lease_namespace = LeaseNamespace(o, *config);
-    lc.lease_name = o.leader_election_id;
-    lc.identity = identity;
-    controller::LeaderCallbacks callbacks;
-    // `lc` ends with this block while the elector's thread runs on: copy what is logged.
-    callbacks.on_started_leading = [&, lease_name = lc.lease_name] {
-      Log(lvl::info, "became leader", {{"identity", identity}, {"lease", lease_name}});
-      // Off the election thread: waiting for the caches must not delay renewals.
-      starter = std::thread(start_workers);
-    };
-    callbacks.on_stopped_leading = [&] {
-      if (signals.StopRequested()) return;
-      Log(lvl::err, "leader election lost; exiting so a clean process takes over",
-          {{"identity", identity}});
-      exit_code = 1;
-      signals.RequestStop();
-    };
-    callbacks.on_new_leader = [&](const std::string& holder) {
-      if (!holder.empty() && holder != identity) {
-        Log(lvl::info, "another replica leads", {{"leader", holder}});
-      }
-    };
-    auto created = controller::LeaderElector::Create(lease_client, lc, clock, callbacks);
-    if (!created.ok()) {
-      Log(lvl::err, "bad leader election settings", {{"error", created.status().message()}});
-      return 1;
-    }
-    elector = std::move(*created);
-    Status s = elector->Start();
-    if (!s.ok()) {
-      Log(lvl::err, "cannot start leader election", {{"error", s.message()}});
-      return 1;
-    }
-    kube::InformerOptions lo = informer_options(kube::resources::kLeases, "");
-    lo.namespace_name = lc.lease_namespace;
-    lo.field_selector = "metadata.name=" + lc.lease_name;
-    lease_watch = std::make_unique<kube::Informer>(*client, lo);
-    // The handlers outlive this block: they hold the elector itself, which outlives the watch
-    // (stopped first at shutdown), never references to block locals.
-    controller::LeaderElector* poked = elector.get();
-    auto poke_if_free = [poked](const kube::ObjectPtr& lease) {
-      const auto spec = lease->find("spec");
-      const bool free =
-          spec == lease->end() || !spec->is_object() || spec->value("holderIdentity", "").empty();
-      if (free) poked->Poke();
-    };
-    lease_watch->AddEventHandler(
-        {poke_if_free,
-         [poke_if_free](const kube::ObjectPtr&, const kube::ObjectPtr& l) { poke_if_free(l); },
-         [poked](const kube::ObjectPtr&) { poked->Poke(); }});
-    // Without the watch, the election still works at the retry period: not fatal.
-    if (Status w = lease_watch->Start(); !w.ok()) {
-      Log(lvl::warn, "cannot watch the lease", {{"error", w.message()}});
-    }
-  } else {
-    starter = std::thread(start_workers);
+    manager::LeaderElectionOptions le;
+    le.config.lease_namespace = LeaseNamespace(o, *config);
+    le.config.lease_name = o.leader_election_id;
+    le.config.identity = identity;
+    le.lease_client = &lease_client;
+    le.watch_client = client.get();
+    mo.leader_election = std::move(le);
   }
+  manager::Manager mgr(std::move(mo));
+  mgr.AddCache(std::make_unique<manager::InformerCache>("whatsappassignments", assignments));
+  mgr.AddCache(std::make_unique<manager::InformerCache>("configmaps", config_maps));
+  mgr.AddCache(std::make_unique<manager::InformerCache>("whatsappphonenumbers", phone_numbers));
 
+  mgr.AddLeaderOnly(std::make_unique<manager::ControllerRunnable>(
+      workers, o.max_concurrent_reconciles,
+      [&](const std::string& key) { return reconciler.Reconcile(key); },
+      [workers_n = o.max_concurrent_reconciles] {
+        Log(lvl::info, "reconciling", {{"workers", std::to_string(workers_n)}});
+      }));
   // Periodic full resync: every assignment and inventory object is looked at again, which
   // corrects drift the watches cannot see. A converged cluster makes no write.
-  std::thread resync([&] {
-    while (!signals.WaitFor(o.sync_period)) {
-      if (!leading) continue;
-      for (const auto& key : assignments.store().Keys()) queue.Add(key);
-      for (const auto& key : phone_numbers.store().Keys()) {
-        queue.Add(controller::AssignmentReconciler::PhoneKey(key));
-      }
+  mgr.AddLeaderOnly(std::make_unique<manager::PeriodicRunnable>("resync", o.sync_period, [&] {
+    for (const auto& key : assignments.store().Keys()) queue.Add(key);
+    for (const auto& key : phone_numbers.store().Keys()) {
+      queue.Add(controller::AssignmentReconciler::PhoneKey(key));
     }
-  });
+  }));
 
-  signals.Wait();
-  Log(lvl::info, "shutting down", {{"signal", std::to_string(signals.ReceivedSignal())}});
-  if (starter.joinable()) starter.join();
-  if (lease_watch) lease_watch->Stop();
-  workers.Stop();  // in-flight reconciles finish
-  if (elector) {
-    Status s = elector->Release();
-    if (!s.ok()) Log(lvl::warn, "could not release the lease", {{"error", s.message()}});
-  }
-  resync.join();
-  for (kube::Informer* inf : {&assignments, &config_maps, &phone_numbers}) inf->Stop();
-  (*http)->Stop();
-  Log(lvl::info, "stopped", {{"exitCode", std::to_string(exit_code.load())}});
-  return exit_code.load();
+  // SIGTERM / SIGINT stop the manager. The source is shared with the callback, which the
+  // SignalHandler keeps (and may run) after this function returned.
+  auto stop = std::make_shared<std::stop_source>();
+  signals.OnStop([stop](int) { stop->request_stop(); });
+  Status result = mgr.Run(stop->get_token());
+  const int exit_code = result.ok() ? 0 : 1;
+  if (!result.ok()) Log(lvl::err, "stopped with an error", {{"error", result.message()}});
+  Log(lvl::info, "stopped",
+      {{"exitCode", std::to_string(exit_code)},
+       {"signal", std::to_string(signals.ReceivedSignal())}});
+  return exit_code;
 }
 
 }  // namespace waop::app

@@ -1,6 +1,7 @@
-// Wiring of the whatsapp-operator process: Kubernetes client, informers, work queue, the
-// assignment reconciler, leader election, probes and metrics. Flags come in as Options; this
-// returns the process exit code.
+// Wiring of the whatsapp-operator process: Kubernetes client, metrics, informers, work queue and
+// the assignment reconciler, registered with a manager::Manager that runs them (probes and
+// metrics server, caches, leader election, leader-only controller and resync). Flags come in as
+// Options; this returns the process exit code.
 //
 // Lifecycle: informers start on every replica (standbys keep warm caches, so a failover
 // reconciles at once); workers run only on the leader. On SIGTERM/SIGINT in-flight reconciles

@@ -1,6 +1,6 @@
-#include "app/lease_client.h"
+#include "manager/lease_client.h"
 
-namespace waop::app {
+namespace waop::manager {
 Result<controller::LeaseRecord> KubeLeaseClient::Get(const std::string& ns,
                                                      const std::string& name) {
   auto lease = client_.Get(kube::resources::kLeases, ns, name);
@@ -24,4 +24,4 @@ Result<controller::LeaseRecord> KubeLeaseClient::Update(const std::string& ns,
   return controller::LeaseFromJson(*lease);
 }
 
-}  // namespace waop::app
+}  // namespace waop::manager

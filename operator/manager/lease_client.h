@@ -10,7 +10,7 @@
 #include "controller/leader_election.h"
 #include "kube/client.h"
 
-namespace waop::app {
+namespace waop::manager {
 
 class KubeLeaseClient final : public controller::LeaseClient {
  public:
@@ -25,4 +25,4 @@ class KubeLeaseClient final : public controller::LeaseClient {
   kube::Client& client_;
 };
 
-}  // namespace waop::app
+}  // namespace waop::manager

@@ -1,0 +1,239 @@
+#include "manager/manager.h"
+
+#include <utility>
+
+#include "common/logging.h"
+#include "manager/runnables.h"
+
+namespace waop::manager {
+namespace {
+
+using logging::Log;
+namespace lvl = spdlog::level;
+
+}  // namespace
+
+Manager::Manager(ManagerOptions options)
+    : options_(std::move(options)), clock_(options_.clock ? *options_.clock : RealClock::Get()) {
+  checks_.Add(server::HealthChecks::Kind::kHealthz, "ping", [] { return Status::Ok(); });
+  checks_.Add(server::HealthChecks::Kind::kReadyz, "informers-synced", [this] {
+    return CachesSynced() ? Status::Ok() : Status::Unavailable("caches not synced yet");
+  });
+  if (options_.probes.metrics.enabled() || options_.probes.health.enabled()) {
+    servers_.push_back(
+        std::make_unique<HttpServerRunnable>(options_.probes, options_.registry, &checks_));
+  }
+}
+
+Manager::~Manager() {
+  std::thread leader;
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+    leader.swap(leader_thread_);
+  }
+  if (leader.joinable()) leader.join();
+}
+
+void Manager::AddServer(std::unique_ptr<Runnable> runnable) {
+  servers_.push_back(std::move(runnable));
+}
+void Manager::AddCache(std::unique_ptr<Cache> cache) { caches_.push_back(std::move(cache)); }
+void Manager::AddLeaderOnly(std::unique_ptr<Runnable> runnable) {
+  leader_only_.push_back(std::move(runnable));
+}
+void Manager::AddHealthzCheck(const std::string& name, server::HealthChecks::Check check) {
+  checks_.Add(server::HealthChecks::Kind::kHealthz, name, std::move(check));
+}
+void Manager::AddReadyzCheck(const std::string& name, server::HealthChecks::Check check) {
+  checks_.Add(server::HealthChecks::Kind::kReadyz, name, std::move(check));
+}
+
+bool Manager::CachesSynced() const {
+  for (const auto& c : caches_) {
+    if (!c->HasSynced()) return false;
+  }
+  return true;
+}
+
+void Manager::RequestStop() {
+  {
+    std::lock_guard lock(mu_);
+    if (!stop_ && reason_.empty()) reason_ = "stop requested";
+    stop_ = true;
+  }
+  cv_.notify_all();
+}
+
+void Manager::Fail(Status error) {
+  {
+    std::lock_guard lock(mu_);
+    if (result_.ok()) result_ = error;
+    if (!stop_) reason_ = error.message();
+    stop_ = true;
+  }
+  cv_.notify_all();
+}
+
+bool Manager::Stopping() const {
+  std::lock_guard lock(mu_);
+  return stop_;
+}
+
+Status Manager::Run(std::stop_token stop) {
+  if (ran_) return Status::FailedPrecondition("Manager::Run called twice");
+  ran_ = true;
+  // A stop requested through the token wakes the wait below; RequestStop sets the flag the
+  // leader thread and the elector's callbacks read.
+  std::stop_callback on_stop(stop, [this] { RequestStop(); });
+
+  auto start_group = [this](auto& group, size_t& started, const char* what) {
+    for (auto& r : group) {
+      if (Stopping()) return;
+      if (Status s = r->Start(); !s.ok()) {
+        Log(lvl::err, std::string("cannot start ") + what,
+            {{"runnable", r->Name()}, {"error", s.message()}});
+        Fail(Status(s.code(), "cannot start " + r->Name() + ": " + s.message()));
+        return;
+      }
+      ++started;
+    }
+  };
+  start_group(servers_, servers_started_, "server");
+  start_group(caches_, caches_started_, "cache");
+  if (!Stopping()) {
+    if (options_.leader_election) {
+      if (Status s = StartElection(); !s.ok()) Fail(s);
+    } else {
+      BecomeLeader();
+    }
+  }
+
+  std::string reason;
+  {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [this] { return stop_; });
+    reason = reason_;
+  }
+  Log(lvl::info, "shutting down", {{"reason", reason}});
+  Shutdown();
+  std::lock_guard lock(mu_);
+  return result_;
+}
+
+Status Manager::StartElection() {
+  const LeaderElectionOptions& le = *options_.leader_election;
+  if (le.lease_client == nullptr) {
+    return Status::InvalidArgument("leader election needs a lease client");
+  }
+  const std::string identity = le.config.identity;
+  const std::string lease_name = le.config.lease_name;
+  controller::LeaderCallbacks callbacks;
+  callbacks.on_started_leading = [this, identity, lease_name] {
+    Log(lvl::info, "became leader", {{"identity", identity}, {"lease", lease_name}});
+    // Off the election thread: waiting for the caches must not delay renewals.
+    BecomeLeader();
+  };
+  callbacks.on_stopped_leading = [this, identity] {
+    if (Stopping()) return;
+    Log(lvl::err, "leader election lost; exiting so a clean process takes over",
+        {{"identity", identity}});
+    Fail(Status::Unavailable("leader election lost"));
+  };
+  callbacks.on_new_leader = [identity](const std::string& holder) {
+    if (!holder.empty() && holder != identity) {
+      Log(lvl::info, "another replica leads", {{"leader", holder}});
+    }
+  };
+  auto created = controller::LeaderElector::Create(*le.lease_client, le.config, clock_, callbacks);
+  if (!created.ok()) {
+    Log(lvl::err, "bad leader election settings", {{"error", created.status().message()}});
+    return created.status();
+  }
+  elector_ = std::move(*created);
+  if (Status s = elector_->Start(); !s.ok()) {
+    Log(lvl::err, "cannot start leader election", {{"error", s.message()}});
+    return s;
+  }
+  if (le.watch_client == nullptr) return Status::Ok();
+
+  // Standbys watch the Lease, so a release (the leader's SIGTERM) is taken at once rather than
+  // at the next retry period.
+  kube::InformerOptions lo;
+  lo.type = kube::resources::kLeases;
+  lo.namespace_name = le.config.lease_namespace;
+  lo.field_selector = "metadata.name=" + lease_name;
+  lo.on_error = [](const Status& s) {
+    Log(lvl::warn, "watch interrupted, will resume",
+        {{"resource", kube::resources::kLeases.resource}, {"error", s.message()}});
+  };
+  lease_watch_ = std::make_unique<kube::Informer>(*le.watch_client, lo);
+  // The elector outlives the watch (stopped first at shutdown).
+  controller::LeaderElector* poked = elector_.get();
+  auto poke_if_free = [poked](const kube::ObjectPtr& lease) {
+    const auto spec = lease->find("spec");
+    const bool free =
+        spec == lease->end() || !spec->is_object() || spec->value("holderIdentity", "").empty();
+    if (free) poked->Poke();
+  };
+  lease_watch_->AddEventHandler(
+      {poke_if_free,
+       [poke_if_free](const kube::ObjectPtr&, const kube::ObjectPtr& l) { poke_if_free(l); },
+       [poked](const kube::ObjectPtr&) { poked->Poke(); }});
+  // Without the watch, the election still works at the retry period: not fatal.
+  if (Status w = lease_watch_->Start(); !w.ok()) {
+    Log(lvl::warn, "cannot watch the lease", {{"error", w.message()}});
+  }
+  return Status::Ok();
+}
+
+void Manager::BecomeLeader() {
+  std::lock_guard lock(mu_);
+  if (stop_ || leader_thread_.joinable()) return;
+  leading_ = true;
+  leader_thread_ = std::thread([this] { StartLeaderOnly(); });
+}
+
+void Manager::StartLeaderOnly() {
+  // Reconcile only from synced caches: an empty cache would look like "nothing exists".
+  for (const auto& c : caches_) {
+    while (!c->HasSynced()) {
+      if (Stopping()) return;
+      c->WaitForSync(options_.cache_sync_poll);
+    }
+  }
+  for (auto& r : leader_only_) {
+    if (Stopping()) return;
+    if (Status s = r->Start(); !s.ok()) {
+      Log(lvl::err, "cannot start leader-only runnable",
+          {{"runnable", r->Name()}, {"error", s.message()}});
+      Fail(Status(s.code(), "cannot start " + r->Name() + ": " + s.message()));
+      return;
+    }
+    ++leader_only_started_;
+  }
+}
+
+void Manager::Shutdown() {
+  std::thread leader;
+  {
+    std::lock_guard lock(mu_);
+    leader.swap(leader_thread_);
+  }
+  // stop_ is set, so the leader thread stops at its next step and no new one is made.
+  if (leader.joinable()) leader.join();
+  leading_ = false;
+  if (lease_watch_) lease_watch_->Stop();
+  while (leader_only_started_ > 0) leader_only_[--leader_only_started_]->Stop();
+  if (elector_) {
+    // Stops the elector (on_stopped_leading sees the stop and stays quiet), then frees the
+    // Lease so a standby takes over at once.
+    if (Status s = elector_->Release(); !s.ok()) {
+      Log(lvl::warn, "could not release the lease", {{"error", s.message()}});
+    }
+  }
+  while (caches_started_ > 0) caches_[--caches_started_]->Stop();
+  while (servers_started_ > 0) servers_[--servers_started_]->Stop();
+}
+
+}  // namespace waop::manager

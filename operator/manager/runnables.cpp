@@ -1,0 +1,45 @@
+#include "manager/runnables.h"
+
+namespace waop::manager {
+
+Status ControllerRunnable::Start() {
+  WAOP_RETURN_IF_ERROR(controller_.RunWorkers(workers_, reconcile_));
+  if (on_started_) on_started_();
+  return Status::Ok();
+}
+
+Status PeriodicRunnable::Start() {
+  if (period_.count() <= 0) return Status::InvalidArgument(name_ + ": period must be positive");
+  if (thread_.joinable()) return Status::FailedPrecondition(name_ + " already started");
+  thread_ = std::thread([this] {
+    std::unique_lock lock(mu_);
+    while (!cv_.wait_for(lock, period_, [this] { return stop_; })) {
+      lock.unlock();
+      tick_();
+      lock.lock();
+    }
+  });
+  return Status::Ok();
+}
+
+void PeriodicRunnable::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+Status HttpServerRunnable::Start() {
+  auto started = server::HttpServer::Start(options_, registry_, checks_);
+  if (!started.ok()) return started.status();
+  server_ = std::move(*started);
+  return Status::Ok();
+}
+
+void HttpServerRunnable::Stop() {
+  if (server_) server_->Stop();
+}
+
+}  // namespace waop::manager
