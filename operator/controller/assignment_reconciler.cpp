@@ -176,17 +176,12 @@ ReconcileResult AssignmentReconciler::ReconcileAssignment(const nlohmann::json& 
   } else {
     write_error = DeleteLoserConfigMap(a);
   }
-  if (!write_error.ok() && !IsRetryableWriteConflict(write_error)) {
-    logging::Log(spdlog::level::warn, "settings ConfigMap not written, will retry",
-                 {{"namespace", a.metadata.ns},
-                  {"name", a.metadata.name},
-                  {"error", write_error.message()}});
-  }
 
   Status written =
       WriteStatus(object, a, core::DesiredStatus(a, outcome, sync, phone, clock_.Now()));
-  if (!written.ok()) return ReconcileResult::Error(written);
+  // The settings failure first: it is what the status (if written) reports.
   if (!write_error.ok()) return ReconcileResult::Error(write_error);
+  if (!written.ok()) return ReconcileResult::Error(written);
   return ReconcileResult::Ok();
 }
 
@@ -196,16 +191,7 @@ Status AssignmentReconciler::WriteStatus(const nlohmann::json& object, const api
   auto written =
       client_.UpdateStatus(kube::resources::kWhatsAppAssignments,
                            StatusBody(api::kAssignmentKind, a.metadata, api::ToJson(desired)));
-  if (!written.ok()) {
-    // A conflict is routine (the object moved on; the watch brings the new one): not a warning.
-    logging::Log(written.status().code() == StatusCode::kConflict ? spdlog::level::info
-                                                                  : spdlog::level::warn,
-                 "status not written, will retry",
-                 {{"namespace", a.metadata.ns},
-                  {"name", a.metadata.name},
-                  {"error", written.status().message()}});
-    return written.status();
-  }
+  if (!written.ok()) return written.status();  // logged once, by the worker loop
   ++counters_.status_writes;
   RememberWrite(Key(a.metadata), a.metadata.resource_version, *written);
   const api::Condition* before = api::FindCondition(a.status.conditions, api::kConditionReady);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <exception>
 
+#include "common/logging.h"
+
 namespace waop::controller {
 namespace {
 
@@ -262,6 +264,16 @@ void Controller::ProcessOne(const std::string& key) {
       queue_.Forget(key);
       label = "error";
       break;
+  }
+  if (label == "error") {
+    // Every failed reconcile, once, with its key (controller-runtime's "Reconciler error"). A
+    // conflict is routine (the object moved on; its watch event brings the new one).
+    const bool terminal = result.kind == ReconcileResult::Kind::kTerminal;
+    logging::Log(
+        result.error.code() == StatusCode::kConflict ? spdlog::level::info : spdlog::level::warn,
+        terminal ? "reconcile failed; retried when the object changes"
+                 : "reconcile failed; will retry with backoff",
+        {{"controller", name_}, {"key", key}, {"error", result.error.ToString()}});
   }
   if (metrics_) {
     metrics_->ObserveReconcile(label, Seconds(clock_.Mono() - start));
