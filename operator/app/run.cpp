@@ -178,7 +178,7 @@ int Run(const Options& o, server::SignalHandler& signals) {
          // assignments watch a moment later. Reconciling at once would find the owner still in
          // its cache and write the deleted assignment's settings again (a dependent the API
          // server then has to collect); a pause lets that event land first.
-         std::string key = controller::AssignmentReconciler::KeyForConfigMap(*obj);
+         std::string key = reconciler.KeyForDeletedConfigMap(*obj);
          if (!key.empty()) queue.AddAfter(key, std::chrono::seconds(1));
        }});
   auto phone_changed = [&](const kube::ObjectPtr& obj) {

@@ -13,8 +13,6 @@ namespace waop::controller {
 namespace {
 
 constexpr std::string_view kPhoneKeyPrefix = "phone:";
-// How long an own write is trusted over a cache that does not show it yet.
-constexpr std::chrono::seconds kOwnWriteTtl{30};
 
 // The claims of `objects`; invalid ones hold nothing and are left out.
 std::vector<core::AssignmentSummary> Summaries(const std::vector<ObjectPtr>& objects) {
@@ -87,7 +85,12 @@ bool IsRetryableWriteConflict(const Status& s) {
 AssignmentReconciler::AssignmentReconciler(const ClusterView& view, kube::Client& client,
                                            EventRecorder& events, const Clock& clock,
                                            ReconcilerOptions options)
-    : view_(view), client_(client), events_(events), clock_(clock), options_(options) {}
+    : view_(view),
+      client_(client),
+      events_(events),
+      clock_(clock),
+      options_(options),
+      own_writes_(clock) {}
 
 std::string AssignmentReconciler::PhoneKey(std::string_view phone_number_id) {
   return std::string(kPhoneKeyPrefix) + std::string(phone_number_id);
@@ -99,10 +102,10 @@ ReconcileResult AssignmentReconciler::Reconcile(const std::string& key) {
   }
   ObjectPtr obj = view_.GetAssignment(key);
   if (!obj) {
-    ForgetWrite(key);
+    own_writes_.Forget(key);
     if (auto slash = key.find('/'); slash != std::string::npos) {
-      ForgetWrite(ConfigMapWriteKey(std::string_view(key).substr(0, slash),
-                                    std::string_view(key).substr(slash + 1)));
+      own_writes_.Forget(ConfigMapWriteKey(std::string_view(key).substr(0, slash),
+                                           std::string_view(key).substr(slash + 1)));
     }
     return ReconcileResult::Ok();  // gone; its ConfigMap goes by garbage collection
   }
@@ -286,12 +289,13 @@ Status AssignmentReconciler::SyncConfigMap(const api::Assignment& a,
 Status AssignmentReconciler::DeleteLoserConfigMap(const api::Assignment& a) {
   ObjectPtr cached =
       view_.GetConfigMap(a.metadata.ns, core::SettingsConfigMapName(a.metadata.name));
-  if (!cached) {
-    // One we created a moment ago is not in the cache yet: its watch event must wake us to
-    // delete it, rather than pass as a quiet echo.
-    PendingWrite(ConfigMapWriteKey(a.metadata.ns, a.metadata.name), cached, /*await=*/true);
+  // A write of ours the cache does not show yet (a create, or a patch that made a predecessor's
+  // ConfigMap ours): its watch event must wake us to delete it, rather than pass as a quiet
+  // echo.
+  if (PendingWrite(ConfigMapWriteKey(a.metadata.ns, a.metadata.name), cached, /*await=*/true)) {
     return Status::Ok();
   }
+  if (!cached) return Status::Ok();
   // Only a ConfigMap this assignment controls: never touch one someone else made.
   bool ours = false;
   if (auto refs = cached->find("metadata"); refs != cached->end()) {
@@ -304,6 +308,10 @@ Status AssignmentReconciler::DeleteLoserConfigMap(const api::Assignment& a) {
   options.precondition_uid = cached->at("metadata").value("uid", "");
   Status s = client_.Delete(kube::resources::kConfigMaps, a.metadata.ns,
                             core::SettingsConfigMapName(a.metadata.name), options);
+  if (s.ok() || s.code() == StatusCode::kNotFound) {
+    // Gone: our create of it must not pass for in place ("absent" is what a create replaced).
+    own_writes_.Forget(ConfigMapWriteKey(a.metadata.ns, a.metadata.name));
+  }
   if (s.code() == StatusCode::kNotFound) return Status::Ok();
   if (s.ok()) {
     ++counters_.config_map_writes;
@@ -343,7 +351,7 @@ ReconcileResult AssignmentReconciler::ReconcilePhoneNumber(std::string_view id) 
   const std::string key = PhoneKey(id);
   ObjectPtr obj = view_.GetPhoneNumber(id);
   if (!obj) {
-    ForgetWrite(key);
+    own_writes_.Forget(key);
     return ReconcileResult::Ok();
   }
   if (PendingWrite(key, obj, /*await=*/true)) {
@@ -371,46 +379,17 @@ ReconcileResult AssignmentReconciler::ReconcilePhoneNumber(std::string_view id) 
   return ReconcileResult::Ok();
 }
 
-std::optional<AssignmentReconciler::OwnWrite> AssignmentReconciler::PendingWrite(
-    const std::string& key, const ObjectPtr& cached, bool await) {
-  std::lock_guard lock(own_writes_mu_);
-  auto it = own_writes_.find(key);
-  if (it == own_writes_.end()) return std::nullopt;
-  const std::string cached_rv = cached ? kube::ObjectResourceVersion(*cached) : "";
-  if (cached_rv == it->second.replaced_resource_version &&
-      clock_.Mono() - it->second.at < kOwnWriteTtl) {
-    if (await) it->second.awaited = true;
-    return it->second;
-  }
-  own_writes_.erase(it);  // the cache has caught up (or moved on): trust it
-  return std::nullopt;
-}
-
-bool AssignmentReconciler::IsQuietEcho(const std::string& key, std::string_view resource_version) {
-  std::lock_guard lock(own_writes_mu_);
-  auto it = own_writes_.find(key);
-  if (it == own_writes_.end() || resource_version.empty() ||
-      it->second.written_resource_version != resource_version) {
-    return false;
-  }
-  const bool awaited = it->second.awaited;
-  own_writes_.erase(it);
-  return !awaited;
+std::optional<OwnWrites::Write> AssignmentReconciler::PendingWrite(const std::string& key,
+                                                                   const ObjectPtr& cached,
+                                                                   bool await) {
+  return own_writes_.Pending(key, cached ? kube::ObjectResourceVersion(*cached) : "", await);
 }
 
 void AssignmentReconciler::RememberWrite(const std::string& key,
                                          std::string replaced_resource_version,
                                          const nlohmann::json& written, std::size_t content) {
-  std::string written_rv = kube::ObjectResourceVersion(written);
-  if (written_rv.empty()) return;  // nothing to recognise it by
-  std::lock_guard lock(own_writes_mu_);
-  own_writes_[key] = {std::move(replaced_resource_version), std::move(written_rv), content,
-                      clock_.Mono(), false};
-}
-
-void AssignmentReconciler::ForgetWrite(const std::string& key) {
-  std::lock_guard lock(own_writes_mu_);
-  own_writes_.erase(key);
+  own_writes_.Remember(key, std::move(replaced_resource_version),
+                       kube::ObjectResourceVersion(written), content);
 }
 
 std::vector<std::string> AssignmentReconciler::KeysForAssignmentChange(
@@ -426,7 +405,7 @@ std::vector<std::string> AssignmentReconciler::KeysForAssignmentChange(
     key = kube::ObjectKey(*new_obj);
   }
   const bool same_claim = old_obj != nullptr && new_obj != nullptr && before == after;
-  if (same_claim && IsQuietEcho(key, kube::ObjectResourceVersion(*new_obj))) return {};
+  if (same_claim && own_writes_.IsQuietEcho(key, kube::ObjectResourceVersion(*new_obj))) return {};
   std::vector<std::string> keys = {key};
   if (same_claim) return keys;
   // The claim changed (or appeared, or went): every assignment whose outcome can change is
@@ -463,19 +442,24 @@ std::string AssignmentReconciler::KeyForConfigMap(const nlohmann::json& config_m
   return "";
 }
 
+std::string AssignmentReconciler::KeyForDeletedConfigMap(const nlohmann::json& config_map) {
+  own_writes_.Forget(ConfigMapKey(kube::ObjectNamespace(config_map), kube::ObjectName(config_map)));
+  return KeyForConfigMap(config_map);
+}
+
 std::vector<std::string> AssignmentReconciler::KeysForConfigMap(const nlohmann::json& config_map) {
   std::string owner = KeyForConfigMap(config_map);
   if (owner.empty()) return {};
   const std::string write_key =
       ConfigMapKey(kube::ObjectNamespace(config_map), kube::ObjectName(config_map));
-  if (IsQuietEcho(write_key, kube::ObjectResourceVersion(config_map))) return {};
+  if (own_writes_.IsQuietEcho(write_key, kube::ObjectResourceVersion(config_map))) return {};
   return {owner};
 }
 
 std::vector<std::string> AssignmentReconciler::KeysForPhoneNumber(
     const nlohmann::json& phone_number) {
   std::string id = kube::ObjectName(phone_number);
-  if (IsQuietEcho(PhoneKey(id), kube::ObjectResourceVersion(phone_number))) return {};
+  if (own_writes_.IsQuietEcho(PhoneKey(id), kube::ObjectResourceVersion(phone_number))) return {};
   std::vector<std::string> keys = {PhoneKey(id)};
   for (const auto& a : view_.AssignmentsByPhone(id)) keys.push_back(kube::ObjectKey(*a));
   return keys;

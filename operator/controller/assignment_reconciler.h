@@ -16,18 +16,17 @@
 #pragma once
 
 #include <atomic>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "api/types.h"
 #include "common/clock.h"
 #include "controller/cluster_view.h"
 #include "controller/event_recorder.h"
+#include "controller/own_writes.h"
 #include "controller/workqueue.h"
 #include "core/binding.h"
 #include "kube/client.h"
@@ -67,6 +66,9 @@ class AssignmentReconciler {
                                                    const nlohmann::json* new_obj);
   // The owning assignment's key for a settings ConfigMap, or "" when it has none.
   static std::string KeyForConfigMap(const nlohmann::json& config_map);
+  // A settings ConfigMap was deleted: forgets our writes of it and returns its owner's key ("" if
+  // none), for the caller to reconcile (after a pause: see run.cpp).
+  std::string KeyForDeletedConfigMap(const nlohmann::json& config_map);
   // The keys an added or changed settings ConfigMap must wake: its owner, unless the event is
   // the echo of our own write.
   std::vector<std::string> KeysForConfigMap(const nlohmann::json& config_map);
@@ -91,31 +93,12 @@ class AssignmentReconciler {
   std::vector<core::AssignmentSummary> Component(const core::AssignmentSummary& seed) const;
   Status SetFinalizers(const api::Assignment& assignment, std::vector<std::string> finalizers);
 
-  // Our own writes, until the informer shows them. A reconcile that runs between our write and
-  // its watch event (another informer's event woke it) would otherwise compute from the stale
-  // object and write again: a 409 for a status, AlreadyExists for a ConfigMap. Only versions
-  // and a fingerprint are kept (not the objects), and an entry goes as soon as the cache holds
-  // anything but the version we replaced, or after kOwnWriteTtl (a watch that lags that long is
-  // down, and the conflict path takes over).
-  struct OwnWrite {
-    std::string replaced_resource_version;  // "" for a create
-    std::string written_resource_version;
-    std::size_t content = 0;  // ConfigMaps: fingerprint of what we wrote
-    MonoTime at;
-    bool awaited = false;  // a reconcile was skipped until the write shows
-  };
-  // The pending own write under `key` while the cache (`cached`, null when absent) still shows
-  // the version it replaced; otherwise forgets it and returns nullopt. `await` marks that the
-  // caller skips its work until the write's watch event.
-  std::optional<OwnWrite> PendingWrite(const std::string& key, const ObjectPtr& cached,
-                                       bool await = false);
-  // True when a watch event with `resource_version` under `key` is the echo of our own write
-  // that no reconcile awaits: it need wake nobody. Forgets the write once its echo arrived.
-  bool IsQuietEcho(const std::string& key, std::string_view resource_version);
-  // `written` is what the API server returned; without a resourceVersion it is not recorded.
+  // Our own writes, until the informer shows them (see OwnWrites): `cached` is the object the
+  // cache holds (null when absent); `written` is what the API server returned.
+  std::optional<OwnWrites::Write> PendingWrite(const std::string& key, const ObjectPtr& cached,
+                                               bool await = false);
   void RememberWrite(const std::string& key, std::string replaced_resource_version,
                      const nlohmann::json& written, std::size_t content = 0);
-  void ForgetWrite(const std::string& key);
 
   const ClusterView& view_;
   kube::Client& client_;
@@ -123,8 +106,7 @@ class AssignmentReconciler {
   const Clock& clock_;
   const ReconcilerOptions options_;
   ReconcileCounters counters_;
-  std::mutex own_writes_mu_;
-  std::unordered_map<std::string, OwnWrite> own_writes_;  // guarded by own_writes_mu_
+  OwnWrites own_writes_;
 };
 
 }  // namespace waop::controller
