@@ -295,6 +295,10 @@ Status AssignmentReconciler::DeleteLoserConfigMap(const api::Assignment& a) {
   if (PendingWrite(ConfigMapWriteKey(a.metadata.ns, a.metadata.name), cached, /*await=*/true)) {
     return Status::Ok();
   }
+  // Not pending: its echo may have arrived (and passed quietly, nobody awaiting it yet) between
+  // the read above and that check, so read again before concluding there is nothing to delete.
+  if (!cached)
+    cached = view_.GetConfigMap(a.metadata.ns, core::SettingsConfigMapName(a.metadata.name));
   if (!cached) return Status::Ok();
   // Only a ConfigMap this assignment controls: never touch one someone else made.
   bool ours = false;
