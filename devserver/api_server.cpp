@@ -325,14 +325,12 @@ HttpResponse ApiServer::HandleResource(const HttpRequest& req, const Target& t,
     return ObjectResponse(o.code, req, t, o.so, o.warnings);
   }
   // deletecollection: delete each listed object; answer with the list of what was deleted.
-  auto labels = LabelSelector::Parse(req.Query("labelSelector"));
-  if (!labels.ok()) return ErrorResponse(ApiError::BadRequest(labels.status().message()));
-  auto fields = FieldSelector::Parse(req.Query("fieldSelector"), t.r->resource);
-  if (!fields.ok()) return ErrorResponse(ApiError::BadRequest(fields.status().message()));
+  auto selectors = ParseSelectors(req, t.r->resource);
+  if (!selectors.ok()) return ErrorResponse(ApiError::BadRequest(selectors.status().message()));
   ListOptions lo;
   lo.ns = t.ns;
-  lo.labels = &*labels;
-  lo.fields = &*fields;
+  lo.labels = &selectors->labels;
+  lo.fields = &selectors->fields;
   ListResult lr = store_.List(t.r->StorageKey(), lo);
   std::string items;
   for (const StoredObject& so : lr.items) {

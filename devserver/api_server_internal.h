@@ -8,6 +8,7 @@
 #include <string>
 
 #include "http_types.h"
+#include "selectors.h"
 
 namespace devserver {
 
@@ -57,6 +58,21 @@ inline bool BeingDeleted(const nlohmann::json& obj) {
   const nlohmann::json& m = Meta(obj);
   auto it = m.find("deletionTimestamp");
   return it != m.end() && !it->is_null();
+}
+
+// The labelSelector and fieldSelector query parameters of a list, watch or deletecollection of
+// `resource`; the error (a 400 for the caller) names what is wrong with them.
+struct RequestSelectors {
+  LabelSelector labels;
+  FieldSelector fields;
+};
+inline waop::Result<RequestSelectors> ParseSelectors(const HttpRequest& req,
+                                                     const std::string& resource) {
+  auto labels = LabelSelector::Parse(req.Query("labelSelector"));
+  if (!labels.ok()) return labels.status();
+  auto fields = FieldSelector::Parse(req.Query("fieldSelector"), resource);
+  if (!fields.ok()) return fields.status();
+  return RequestSelectors{std::move(*labels), std::move(*fields)};
 }
 
 }  // namespace devserver

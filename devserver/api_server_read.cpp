@@ -18,14 +18,12 @@ HttpResponse ApiServer::Get(const HttpRequest& req, const Target& t) {
 }
 
 HttpResponse ApiServer::List(const HttpRequest& req, const Target& t) {
-  auto labels = LabelSelector::Parse(req.Query("labelSelector"));
-  if (!labels.ok()) return ErrorResponse(ApiError::BadRequest(labels.status().message()));
-  auto fields = FieldSelector::Parse(req.Query("fieldSelector"), t.r->resource);
-  if (!fields.ok()) return ErrorResponse(ApiError::BadRequest(fields.status().message()));
+  auto selectors = ParseSelectors(req, t.r->resource);
+  if (!selectors.ok()) return ErrorResponse(ApiError::BadRequest(selectors.status().message()));
   ListOptions lo;
   lo.ns = t.ns;
-  lo.labels = &*labels;
-  lo.fields = &*fields;
+  lo.labels = &selectors->labels;
+  lo.fields = &selectors->fields;
   std::string limit = req.Query("limit");
   if (!limit.empty()) {
     bool ok;
@@ -63,7 +61,7 @@ HttpResponse ApiServer::List(const HttpRequest& req, const Target& t) {
           "\",\"metadata\":{\"resourceVersion\":\"" + rv + "\"";
   if (!lr.last_key.empty()) {
     body += ",\"continue\":\"" + Base64Encode("devserver:" + lr.last_key) + "\"";
-    if (labels->Empty() && fields->Empty()) {
+    if (selectors->labels.Empty() && selectors->fields.Empty()) {
       body += ",\"remainingItemCount\":" + std::to_string(lr.remaining);
     }
   }

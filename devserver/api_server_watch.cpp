@@ -12,10 +12,8 @@ namespace devserver {
 using nlohmann::json;
 
 HttpResponse ApiServer::Watch(const HttpRequest& req, const Target& t) {
-  auto labels = LabelSelector::Parse(req.Query("labelSelector"));
-  if (!labels.ok()) return ErrorResponse(ApiError::BadRequest(labels.status().message()));
-  auto fields = FieldSelector::Parse(req.Query("fieldSelector"), t.r->resource);
-  if (!fields.ok()) return ErrorResponse(ApiError::BadRequest(fields.status().message()));
+  auto selectors = ParseSelectors(req, t.r->resource);
+  if (!selectors.ok()) return ErrorResponse(ApiError::BadRequest(selectors.status().message()));
   bool ok;
   uint64_t from = ParseRv(req.Query("resourceVersion"), &ok);
   if (!ok) {
@@ -27,8 +25,8 @@ HttpResponse ApiServer::Watch(const HttpRequest& req, const Target& t) {
   WatchSpec spec;
   spec.storage_key = t.r->StorageKey();
   spec.ns = t.ns;
-  spec.labels = *labels;
-  spec.fields = *fields;
+  spec.labels = selectors->labels;
+  spec.fields = selectors->fields;
   spec.kind = t.r->kind;
   spec.api_version = t.r->ApiVersion();
   spec.bookmarks =

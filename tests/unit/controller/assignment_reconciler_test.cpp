@@ -132,6 +132,23 @@ class ReconcilerTest : public ::testing::Test {
             }));
   }
 
+  // Expects one status write and one Event create, answered as sent; `*body` / `*event`
+  // receive what was sent.
+  void CaptureStatusWrite(json* body) {
+    EXPECT_CALL(client_, UpdateStatus(_, _))
+        .WillOnce(Invoke([body](const kube::ResourceType&, const json& b) -> Result<json> {
+          *body = b;
+          return b;
+        }));
+  }
+  void CaptureEvent(json* event) {
+    EXPECT_CALL(client_, Create(IsType("events"), _))
+        .WillOnce(Invoke([event](const kube::ResourceType&, const json& e) -> Result<json> {
+          *event = e;
+          return e;
+        }));
+  }
+
   FakeClock clock_;
   StrictMock<MockClient> client_;
   MemoryView view_;
@@ -257,11 +274,7 @@ TEST_F(ReconcilerTest, ForeignLabelsOnTheConfigMapCauseNoWrite) {
   cm["metadata"]["resourceVersion"] = "12";
   view_.PutConfigMap(cm);
   json status_body;
-  EXPECT_CALL(client_, UpdateStatus(_, _))
-      .WillOnce(Invoke([&](const kube::ResourceType&, const json& body) -> Result<json> {
-        status_body = body;
-        return body;
-      }));
+  CaptureStatusWrite(&status_body);
   auto r = Reconciler();
   EXPECT_EQ(r.Reconcile("bakery-ia/goiko").kind, ReconcileResult::Kind::kOk);
   EXPECT_EQ(r.counters().config_map_writes, 0);
@@ -300,16 +313,8 @@ TEST_F(ReconcilerTest, DuplicateWritesNoSettingsAndNamesTheHolder) {
       Assignment("san-juan", "t-1", "123", "2026-11-01T10:00:00Z", "Panadería San Juan"));
   view_.PutAssignment(Assignment("copycat", "t-9", "123", "2026-11-02T10:00:00Z", "Copycat"));
   json status_body, event;
-  EXPECT_CALL(client_, UpdateStatus(_, _))
-      .WillOnce(Invoke([&](const kube::ResourceType&, const json& body) -> Result<json> {
-        status_body = body;
-        return body;
-      }));
-  EXPECT_CALL(client_, Create(IsType("events"), _))
-      .WillOnce(Invoke([&](const kube::ResourceType&, const json& e) -> Result<json> {
-        event = e;
-        return e;
-      }));
+  CaptureStatusWrite(&status_body);
+  CaptureEvent(&event);
   auto r = Reconciler();
   EXPECT_EQ(r.Reconcile("bakery-ia/copycat").kind, ReconcileResult::Kind::kOk);
   const std::string expected =
@@ -373,11 +378,7 @@ TEST_F(ReconcilerTest, FailedSettingsWriteIsReportedAndRetried) {
       .WillOnce(
           Return(Status::Unavailable("the server is currently unable to handle the request")));
   json status_body;
-  EXPECT_CALL(client_, UpdateStatus(_, _))
-      .WillOnce(Invoke([&](const kube::ResourceType&, const json& body) -> Result<json> {
-        status_body = body;
-        return body;
-      }));
+  CaptureStatusWrite(&status_body);
   EXPECT_CALL(client_, Create(IsType("events"), _)).WillOnce(Return(json::object()));
   auto result = Reconciler().Reconcile("bakery-ia/goiko");
   EXPECT_EQ(result.kind, ReconcileResult::Kind::kError);
@@ -491,11 +492,7 @@ TEST_F(ReconcilerTest, PromotionFromWaitingRecordsANormalEvent) {
   EXPECT_CALL(client_, Create(IsType("configmaps"), _)).WillOnce(Return(json::object()));
   EXPECT_CALL(client_, UpdateStatus(_, _)).WillOnce(Return(json::object()));
   json event;
-  EXPECT_CALL(client_, Create(IsType("events"), _))
-      .WillOnce(Invoke([&](const kube::ResourceType&, const json& e) -> Result<json> {
-        event = e;
-        return e;
-      }));
+  CaptureEvent(&event);
   EXPECT_EQ(Reconciler().Reconcile("bakery-ia/second").kind, ReconcileResult::Kind::kOk);
   EXPECT_EQ(event["type"], "Normal");
   EXPECT_EQ(event["reason"], "Bound");
@@ -510,16 +507,8 @@ TEST_F(ReconcilerTest, InvalidSpecHoldsNothingAndSaysWhichField) {
   view_.PutAssignment(invalid);
   view_.PutAssignment(Assignment("fine", "t-2", "12", "2026-11-02T10:00:00Z"));
   json status_body, event;
-  EXPECT_CALL(client_, UpdateStatus(_, _))
-      .WillOnce(Invoke([&](const kube::ResourceType&, const json& body) -> Result<json> {
-        status_body = body;
-        return body;
-      }));
-  EXPECT_CALL(client_, Create(IsType("events"), _))
-      .WillOnce(Invoke([&](const kube::ResourceType&, const json& e) -> Result<json> {
-        event = e;
-        return e;
-      }));
+  CaptureStatusWrite(&status_body);
+  CaptureEvent(&event);
   auto r = Reconciler();
   EXPECT_EQ(r.Reconcile("bakery-ia/broken").kind, ReconcileResult::Kind::kTerminal);
   std::map<std::string, json> conds;
@@ -542,11 +531,7 @@ TEST_F(ReconcilerTest, InvalidSpecHoldsNothingAndSaysWhichField) {
               ::testing::ElementsAre("bakery-ia/broken"));
   ::testing::Mock::VerifyAndClearExpectations(&client_);
   EXPECT_CALL(client_, Create(IsType("configmaps"), _)).WillOnce(Return(json::object()));
-  EXPECT_CALL(client_, UpdateStatus(_, _))
-      .WillOnce(Invoke([&](const kube::ResourceType&, const json& body) -> Result<json> {
-        status_body = body;
-        return body;
-      }));
+  CaptureStatusWrite(&status_body);
   EXPECT_EQ(r.Reconcile("bakery-ia/fine").kind, ReconcileResult::Kind::kOk);
   EXPECT_EQ(status_body["status"]["conditions"][0]["reason"], "Bound");
   // Fixing the spec is a claim change: it wakes the other assignment of the number.
@@ -564,11 +549,7 @@ TEST_F(ReconcilerTest, DisabledAssignmentKeepsItsNumberAndSaysSo) {
   view_.PutAssignment(a);
   json created_cm, status_body;
   ExpectConfigMapCreate(&created_cm, "20");
-  EXPECT_CALL(client_, UpdateStatus(_, _))
-      .WillOnce(Invoke([&](const kube::ResourceType&, const json& body) -> Result<json> {
-        status_body = body;
-        return body;
-      }));
+  CaptureStatusWrite(&status_body);
   EXPECT_EQ(Reconciler().Reconcile("bakery-ia/goiko").kind, ReconcileResult::Kind::kOk);
   const json& ready = status_body["status"]["conditions"][0];
   EXPECT_EQ(ready["status"], "True");
@@ -594,11 +575,7 @@ TEST_F(ReconcilerTest, ASameNamedConfigMapOfSomeoneElseIsNeverTouched) {
   EXPECT_CALL(client_, Get(IsType("configmaps"), Eq("bakery-ia"), Eq("whatsapp-settings-goiko")))
       .WillOnce(Return(foreign));
   json status_body;
-  EXPECT_CALL(client_, UpdateStatus(_, _))
-      .WillOnce(Invoke([&](const kube::ResourceType&, const json& body) -> Result<json> {
-        status_body = body;
-        return body;
-      }));
+  CaptureStatusWrite(&status_body);
   EXPECT_CALL(client_, Create(IsType("events"), _)).WillOnce(Return(json::object()));
   // No Patch expected: the strict mock fails the test on one.
   EXPECT_EQ(Reconciler().Reconcile("bakery-ia/goiko").kind, ReconcileResult::Kind::kError);
