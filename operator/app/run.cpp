@@ -151,24 +151,24 @@ int Run(const Options& o, server::SignalHandler& signals) {
   controller::WorkQueue queue(clock, nullptr, (*metrics)->queue_metrics());
   (*metrics)->WatchQueue(&queue);
 
-  auto enqueue = [&queue](const std::vector<std::string>& keys) {
-    for (const auto& k : keys) queue.Add(k);
+  auto enqueue = [&queue](const std::vector<controller::Request>& requests) {
+    for (const auto& r : requests) queue.Add(r.Key());
   };
   assignments.AddEventHandler(
       {[&](const kube::ObjectPtr& obj) {
          ready_reasons.Added(*obj);
-         enqueue(reconciler.KeysForAssignmentChange(nullptr, obj.get()));
+         enqueue(reconciler.RequestsForAssignmentChange(nullptr, obj.get()));
        },
        [&](const kube::ObjectPtr& old_obj, const kube::ObjectPtr& new_obj) {
          ready_reasons.Updated(*old_obj, *new_obj);
-         enqueue(reconciler.KeysForAssignmentChange(old_obj.get(), new_obj.get()));
+         enqueue(reconciler.RequestsForAssignmentChange(old_obj.get(), new_obj.get()));
        },
        [&](const kube::ObjectPtr& obj) {
          ready_reasons.Deleted(*obj);
-         enqueue(reconciler.KeysForAssignmentChange(obj.get(), nullptr));
+         enqueue(reconciler.RequestsForAssignmentChange(obj.get(), nullptr));
        }});
   auto config_map_changed = [&](const kube::ObjectPtr& obj) {
-    enqueue(reconciler.KeysForConfigMap(*obj));
+    enqueue(reconciler.RequestsForConfigMap(*obj));
   };
   config_maps.AddEventHandler(
       {config_map_changed,
@@ -178,11 +178,12 @@ int Run(const Options& o, server::SignalHandler& signals) {
          // assignments watch a moment later. Reconciling at once would find the owner still in
          // its cache and write the deleted assignment's settings again (a dependent the API
          // server then has to collect); a pause lets that event land first.
-         std::string key = reconciler.KeyForDeletedConfigMap(*obj);
-         if (!key.empty()) queue.AddAfter(key, std::chrono::seconds(1));
+         if (auto owner = reconciler.OwnerOfDeletedConfigMap(*obj)) {
+           queue.AddAfter(owner->Key(), std::chrono::seconds(1));
+         }
        }});
   auto phone_changed = [&](const kube::ObjectPtr& obj) {
-    enqueue(reconciler.KeysForPhoneNumber(*obj));
+    enqueue(reconciler.RequestsForPhoneNumber(*obj));
   };
   phone_numbers.AddEventHandler(
       {phone_changed,
@@ -213,16 +214,24 @@ int Run(const Options& o, server::SignalHandler& signals) {
 
   mgr.AddLeaderOnly(std::make_unique<manager::ControllerRunnable>(
       workers, o.max_concurrent_reconciles,
-      [&](const std::string& key) { return reconciler.Reconcile(key); },
+      [&](const std::string& key) {
+        std::optional<controller::Request> request = controller::Request::Parse(key);
+        if (!request)
+          return controller::ReconcileResult::Terminal(
+              Status::InvalidArgument("not a reconcile request: " + key));
+        return reconciler.Reconcile(*request);
+      },
       [workers_n = o.max_concurrent_reconciles] {
         Log(lvl::info, "reconciling", {{"workers", std::to_string(workers_n)}});
       }));
   // Periodic full resync: every assignment and inventory object is looked at again, which
   // corrects drift the watches cannot see. A converged cluster makes no write.
   mgr.AddLeaderOnly(std::make_unique<manager::PeriodicRunnable>("resync", o.sync_period, [&] {
-    for (const auto& key : assignments.store().Keys()) queue.Add(key);
-    for (const auto& key : phone_numbers.store().Keys()) {
-      queue.Add(controller::AssignmentReconciler::PhoneKey(key));
+    for (const auto& key : assignments.store().Keys()) {
+      if (auto request = controller::Request::Parse(key)) queue.Add(request->Key());
+    }
+    for (const auto& id : phone_numbers.store().Keys()) {
+      queue.Add(controller::Request::PhoneNumber(id).Key());
     }
   }));
 

@@ -12,8 +12,6 @@
 namespace waop::controller {
 namespace {
 
-constexpr std::string_view kPhoneKeyPrefix = "phone:";
-
 // The claims of `objects`; invalid ones hold nothing and are left out.
 std::vector<core::AssignmentSummary> Summaries(const std::vector<ObjectPtr>& objects) {
   std::vector<core::AssignmentSummary> out;
@@ -92,21 +90,13 @@ AssignmentReconciler::AssignmentReconciler(const ClusterView& view, kube::Client
       options_(options),
       own_writes_(clock) {}
 
-std::string AssignmentReconciler::PhoneKey(std::string_view phone_number_id) {
-  return std::string(kPhoneKeyPrefix) + std::string(phone_number_id);
-}
-
-ReconcileResult AssignmentReconciler::Reconcile(const std::string& key) {
-  if (key.rfind(kPhoneKeyPrefix, 0) == 0) {
-    return ReconcilePhoneNumber(std::string_view(key).substr(kPhoneKeyPrefix.size()));
-  }
+ReconcileResult AssignmentReconciler::Reconcile(const Request& request) {
+  if (request.kind == Request::Kind::kPhoneNumber) return ReconcilePhoneNumber(request.name);
+  const std::string key = request.Key();
   ObjectPtr obj = view_.GetAssignment(key);
   if (!obj) {
     own_writes_.Forget(key);
-    if (auto slash = key.find('/'); slash != std::string::npos) {
-      own_writes_.Forget(ConfigMapWriteKey(std::string_view(key).substr(0, slash),
-                                           std::string_view(key).substr(slash + 1)));
-    }
+    own_writes_.Forget(ConfigMapWriteKey(request.ns, request.name));
     return ReconcileResult::Ok();  // gone; its ConfigMap goes by garbage collection
   }
   // Our status write is not in the cache yet: its watch event brings us back (the server holds
@@ -352,7 +342,7 @@ Status AssignmentReconciler::SetFinalizers(const api::Assignment& a,
 }
 
 ReconcileResult AssignmentReconciler::ReconcilePhoneNumber(std::string_view id) {
-  const std::string key = PhoneKey(id);
+  const std::string key = Request::PhoneNumber(std::string(id)).Key();
   ObjectPtr obj = view_.GetPhoneNumber(id);
   if (!obj) {
     own_writes_.Forget(key);
@@ -396,77 +386,78 @@ void AssignmentReconciler::RememberWrite(const std::string& key,
                        kube::ObjectResourceVersion(written), content);
 }
 
-std::vector<std::string> AssignmentReconciler::KeysForAssignmentChange(
+std::vector<Request> AssignmentReconciler::RequestsForAssignmentChange(
     const nlohmann::json* old_obj, const nlohmann::json* new_obj) {
   std::optional<core::AssignmentSummary> before, after;
-  std::string key;
-  if (old_obj != nullptr) {
-    before = core::ClaimOf(*old_obj);
-    key = kube::ObjectKey(*old_obj);
-  }
-  if (new_obj != nullptr) {
-    after = core::ClaimOf(*new_obj);
-    key = kube::ObjectKey(*new_obj);
-  }
+  const nlohmann::json* any = new_obj != nullptr ? new_obj : old_obj;
+  if (any == nullptr) return {};
+  if (old_obj != nullptr) before = core::ClaimOf(*old_obj);
+  if (new_obj != nullptr) after = core::ClaimOf(*new_obj);
+  const Request self = Request::Assignment(kube::ObjectNamespace(*any), kube::ObjectName(*any));
   const bool same_claim = old_obj != nullptr && new_obj != nullptr && before == after;
-  if (same_claim && own_writes_.IsQuietEcho(key, kube::ObjectResourceVersion(*new_obj))) return {};
-  std::vector<std::string> keys = {key};
-  if (same_claim) return keys;
+  if (same_claim && own_writes_.IsQuietEcho(self.Key(), kube::ObjectResourceVersion(*new_obj))) {
+    return {};
+  }
+  std::vector<Request> out = {self};
+  if (same_claim) return out;
   // The claim changed (or appeared, or went): every assignment whose outcome can change is
   // resolved again, transitively, and so is every inventory object whose holder can change.
-  std::set<std::string> seen = {key};
+  std::set<std::string> seen = {self.Key()};
   auto lookup = [this](bool phone) {
     return [this, phone](std::string_view id) {
       return Summaries(phone ? view_.AssignmentsByPhone(id) : view_.AssignmentsByTenant(id));
     };
   };
-  auto add = [&](std::string k) {
-    if (seen.insert(k).second) keys.push_back(std::move(k));
+  auto add = [&](Request r) {
+    if (seen.insert(r.Key()).second) out.push_back(std::move(r));
   };
   // The old number's inventory too: the changed assignment appears once in the components (its
   // new version), but the number it left may change holder.
-  if (before) add(PhoneKey(before->phone_number_id));
+  if (before) add(Request::PhoneNumber(before->phone_number_id));
   for (const core::AssignmentSummary& m : core::AffectedAssignments(
            before ? &*before : nullptr, after ? &*after : nullptr, lookup(true), lookup(false))) {
-    add(m.ns + "/" + m.name);
-    add(PhoneKey(m.phone_number_id));
+    add(Request::Assignment(m.ns, m.name));
+    add(Request::PhoneNumber(m.phone_number_id));
   }
-  return keys;
+  return out;
 }
 
-std::string AssignmentReconciler::KeyForConfigMap(const nlohmann::json& config_map) {
+std::optional<Request> AssignmentReconciler::OwnerOfConfigMap(const nlohmann::json& config_map) {
   auto meta = config_map.find("metadata");
-  if (meta == config_map.end()) return "";
+  if (meta == config_map.end() || !meta->is_object()) return std::nullopt;
   for (const auto& ref : meta->value("ownerReferences", nlohmann::json::array())) {
     if (ref.value("kind", "") == api::kAssignmentKind && ref.value("controller", false) &&
         ref.value("apiVersion", "").rfind(std::string(api::kGroup) + "/", 0) == 0) {
-      return meta->value("namespace", "") + "/" + ref.value("name", "");
+      return Request::Assignment(meta->value("namespace", ""), ref.value("name", ""));
     }
   }
-  return "";
+  return std::nullopt;
 }
 
-std::string AssignmentReconciler::KeyForDeletedConfigMap(const nlohmann::json& config_map) {
+std::optional<Request> AssignmentReconciler::OwnerOfDeletedConfigMap(
+    const nlohmann::json& config_map) {
   own_writes_.Forget(ConfigMapKey(kube::ObjectNamespace(config_map), kube::ObjectName(config_map)));
-  return KeyForConfigMap(config_map);
+  return OwnerOfConfigMap(config_map);
 }
 
-std::vector<std::string> AssignmentReconciler::KeysForConfigMap(const nlohmann::json& config_map) {
-  std::string owner = KeyForConfigMap(config_map);
-  if (owner.empty()) return {};
+std::vector<Request> AssignmentReconciler::RequestsForConfigMap(const nlohmann::json& config_map) {
+  std::optional<Request> owner = OwnerOfConfigMap(config_map);
+  if (!owner) return {};
   const std::string write_key =
       ConfigMapKey(kube::ObjectNamespace(config_map), kube::ObjectName(config_map));
   if (own_writes_.IsQuietEcho(write_key, kube::ObjectResourceVersion(config_map))) return {};
-  return {owner};
+  return {*owner};
 }
 
-std::vector<std::string> AssignmentReconciler::KeysForPhoneNumber(
+std::vector<Request> AssignmentReconciler::RequestsForPhoneNumber(
     const nlohmann::json& phone_number) {
-  std::string id = kube::ObjectName(phone_number);
-  if (own_writes_.IsQuietEcho(PhoneKey(id), kube::ObjectResourceVersion(phone_number))) return {};
-  std::vector<std::string> keys = {PhoneKey(id)};
-  for (const auto& a : view_.AssignmentsByPhone(id)) keys.push_back(kube::ObjectKey(*a));
-  return keys;
+  const Request self = Request::PhoneNumber(kube::ObjectName(phone_number));
+  if (own_writes_.IsQuietEcho(self.Key(), kube::ObjectResourceVersion(phone_number))) return {};
+  std::vector<Request> out = {self};
+  for (const auto& a : view_.AssignmentsByPhone(self.name)) {
+    out.push_back(Request::Assignment(kube::ObjectNamespace(*a), kube::ObjectName(*a)));
+  }
+  return out;
 }
 
 }  // namespace waop::controller

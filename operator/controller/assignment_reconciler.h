@@ -6,10 +6,11 @@
 //   - deletion of a loser's own settings ConfigMap (a loser writes no settings);
 //   - the status, through /status with the cached resourceVersion (a 409 requeues);
 //   - an Event when the Ready condition changes (aggregated by EventRecorder);
-//   - WhatsAppPhoneNumber.status.assignment, kept in step with the binding (keys "phone:<id>").
+//   - WhatsAppPhoneNumber.status.assignment, kept in step with the binding.
 // A reconcile with nothing to do makes no request at all.
 //
-// Keys: "namespace/name" for assignments, "phone:<id>" for inventory objects.
+// Requests (request.h) name an assignment or an inventory object; the work queue carries their
+// keys.
 //
 // Thread-safety: Reconcile may run on several workers at once (never for one key at once, the
 // work queue guarantees it). Borrows view, client, recorder and clock; they must outlive it.
@@ -27,6 +28,7 @@
 #include "controller/cluster_view.h"
 #include "controller/event_recorder.h"
 #include "controller/own_writes.h"
+#include "controller/request.h"
 #include "controller/workqueue.h"
 #include "core/binding.h"
 #include "kube/client.h"
@@ -51,30 +53,27 @@ class AssignmentReconciler {
   AssignmentReconciler(const ClusterView& view, kube::Client& client, EventRecorder& events,
                        const Clock& clock, ReconcilerOptions options = {});
 
-  ReconcileResult Reconcile(const std::string& key);
-
-  // "phone:<id>".
-  static std::string PhoneKey(std::string_view phone_number_id);
-  // The keys an assignment change must wake: the assignment itself and, when its claim changed
+  ReconcileResult Reconcile(const Request& request);
+  // The requests an assignment change must wake: the assignment itself and, when its claim changed
   // (created, deleted or being deleted, number, tenant or validity changed; see
   // core::ClaimOf), every assignment in the connected components of its old and new claim,
   // transitively, with the inventory keys of their numbers: whoever's outcome can change is
   // resolved again, so at rest every status equals a from-scratch resolution. `old_obj` null on
   // add, `new_obj` null on delete. Reads the view, which already holds the new state. The echo
   // of our own status write wakes nothing (unless a reconcile waited for it).
-  std::vector<std::string> KeysForAssignmentChange(const nlohmann::json* old_obj,
+  std::vector<Request> RequestsForAssignmentChange(const nlohmann::json* old_obj,
                                                    const nlohmann::json* new_obj);
-  // The owning assignment's key for a settings ConfigMap, or "" when it has none.
-  static std::string KeyForConfigMap(const nlohmann::json& config_map);
-  // A settings ConfigMap was deleted: forgets our writes of it and returns its owner's key ("" if
-  // none), for the caller to reconcile (after a pause: see run.cpp).
-  std::string KeyForDeletedConfigMap(const nlohmann::json& config_map);
-  // The keys an added or changed settings ConfigMap must wake: its owner, unless the event is
+  // The owning assignment of a settings ConfigMap, or nullopt when it has none.
+  static std::optional<Request> OwnerOfConfigMap(const nlohmann::json& config_map);
+  // A settings ConfigMap was deleted: forgets our writes of it and returns its owner (nullopt
+  // if none), for the caller to reconcile (after a pause: see run.cpp).
+  std::optional<Request> OwnerOfDeletedConfigMap(const nlohmann::json& config_map);
+  // The requests an added or changed settings ConfigMap must wake: its owner, unless the event is
   // the echo of our own write.
-  std::vector<std::string> KeysForConfigMap(const nlohmann::json& config_map);
-  // The inventory key and the keys of every assignment using the number (none for the echo of
+  std::vector<Request> RequestsForConfigMap(const nlohmann::json& config_map);
+  // The inventory object and every assignment using the number (none for the echo of
   // our own status write).
-  std::vector<std::string> KeysForPhoneNumber(const nlohmann::json& phone_number);
+  std::vector<Request> RequestsForPhoneNumber(const nlohmann::json& phone_number);
 
   const ReconcileCounters& counters() const { return counters_; }
 

@@ -27,6 +27,20 @@ using json = nlohmann::json;
 
 MATCHER_P(IsType, resource, "") { return arg.resource == resource; }
 
+// A request from its queue key ("ns/name" or "phone:<id>").
+Request Req(std::string_view key) { return *Request::Parse(key); }
+// The queue keys of `requests`, for readable expectations.
+std::vector<std::string> Keys(const std::vector<Request>& requests) {
+  std::vector<std::string> keys;
+  for (const auto& r : requests) keys.push_back(r.Key());
+  return keys;
+}
+// The owner's key of a settings ConfigMap, "" when it has none.
+std::string OwnerKey(const json& config_map) {
+  auto owner = AssignmentReconciler::OwnerOfConfigMap(config_map);
+  return owner ? owner->Key() : "";
+}
+
 // The informers' caches, in memory.
 class MemoryView : public ClusterView {
  public:
@@ -172,7 +186,7 @@ TEST_F(ReconcilerTest, NewAssignmentWritesSettingsThenStatusThenNothingMore) {
   // A first, uncontested bind records no Event (the strict mock fails on one): onboarding costs
   // two writes, settings and status.
   auto r = Reconciler();
-  auto result = r.Reconcile("bakery-ia/san-juan");
+  auto result = r.Reconcile(Req("bakery-ia/san-juan"));
   EXPECT_EQ(result.kind, ReconcileResult::Kind::kOk) << result.error.ToString();
 
   EXPECT_EQ(created_cm["metadata"]["name"], "whatsapp-settings-san-juan");
@@ -196,7 +210,7 @@ TEST_F(ReconcilerTest, NewAssignmentWritesSettingsThenStatusThenNothingMore) {
   view_.PutConfigMap(created_cm);
   StoreStatus(status_body);
   clock_.Advance(std::chrono::minutes(5));
-  EXPECT_EQ(r.Reconcile("bakery-ia/san-juan").kind, ReconcileResult::Kind::kOk);
+  EXPECT_EQ(r.Reconcile(Req("bakery-ia/san-juan")).kind, ReconcileResult::Kind::kOk);
 }
 
 TEST_F(ReconcilerTest, OwnWritesNotYetInTheCacheAreNotWrittenAgain) {
@@ -206,10 +220,10 @@ TEST_F(ReconcilerTest, OwnWritesNotYetInTheCacheAreNotWrittenAgain) {
   json stored;
   ExpectStatusWrite(*view_.GetAssignment("bakery-ia/san-juan"), &stored, "21");
   auto r = Reconciler();
-  EXPECT_EQ(r.Reconcile("bakery-ia/san-juan").kind, ReconcileResult::Kind::kOk);
+  EXPECT_EQ(r.Reconcile(Req("bakery-ia/san-juan")).kind, ReconcileResult::Kind::kOk);
   // Woken again before either watch event arrived: the cache still shows the old object and
   // no ConfigMap, yet nothing is written (the strict mock would fail on any request).
-  EXPECT_EQ(r.Reconcile("bakery-ia/san-juan").kind, ReconcileResult::Kind::kOk);
+  EXPECT_EQ(r.Reconcile(Req("bakery-ia/san-juan")).kind, ReconcileResult::Kind::kOk);
   EXPECT_EQ(r.counters().config_map_writes, 1);
   EXPECT_EQ(r.counters().status_writes, 1);
 
@@ -234,7 +248,7 @@ TEST_F(ReconcilerTest, OwnWritesNotYetInTheCacheAreNotWrittenAgain) {
       }));
   EXPECT_CALL(client_, UpdateStatus(IsType("whatsappassignments"), _))
       .WillOnce(Return(json::object()));
-  EXPECT_EQ(r.Reconcile("bakery-ia/san-juan").kind, ReconcileResult::Kind::kOk);
+  EXPECT_EQ(r.Reconcile(Req("bakery-ia/san-juan")).kind, ReconcileResult::Kind::kOk);
 }
 
 TEST_F(ReconcilerTest, OwnWritesAreTrustedOnlyForAWhile) {
@@ -243,7 +257,7 @@ TEST_F(ReconcilerTest, OwnWritesAreTrustedOnlyForAWhile) {
   ExpectConfigMapCreate(&created_cm, "20");
   ExpectStatusWrite(*view_.GetAssignment("bakery-ia/san-juan"), &stored, "21");
   auto r = Reconciler();
-  EXPECT_EQ(r.Reconcile("bakery-ia/san-juan").kind, ReconcileResult::Kind::kOk);
+  EXPECT_EQ(r.Reconcile(Req("bakery-ia/san-juan")).kind, ReconcileResult::Kind::kOk);
   // A watch that shows nothing for a minute is down: the cache is used again, and the stale
   // resourceVersion meets a 409 (which requeues) instead of being trusted forever.
   clock_.Advance(std::chrono::minutes(1));
@@ -260,7 +274,7 @@ TEST_F(ReconcilerTest, OwnWritesAreTrustedOnlyForAWhile) {
           }));
   EXPECT_CALL(client_, UpdateStatus(IsType("whatsappassignments"), _))
       .WillOnce(Return(Status::Conflict("the object has been modified")));
-  EXPECT_EQ(r.Reconcile("bakery-ia/san-juan").kind, ReconcileResult::Kind::kError);
+  EXPECT_EQ(r.Reconcile(Req("bakery-ia/san-juan")).kind, ReconcileResult::Kind::kError);
 }
 
 TEST_F(ReconcilerTest, ForeignLabelsOnTheConfigMapCauseNoWrite) {
@@ -276,7 +290,7 @@ TEST_F(ReconcilerTest, ForeignLabelsOnTheConfigMapCauseNoWrite) {
   json status_body;
   CaptureStatusWrite(&status_body);
   auto r = Reconciler();
-  EXPECT_EQ(r.Reconcile("bakery-ia/goiko").kind, ReconcileResult::Kind::kOk);
+  EXPECT_EQ(r.Reconcile(Req("bakery-ia/goiko")).kind, ReconcileResult::Kind::kOk);
   EXPECT_EQ(r.counters().config_map_writes, 0);
 }
 
@@ -301,7 +315,7 @@ TEST_F(ReconcilerTest, ChangedSettingsPatchOnlyOwnedFieldsWithTheResourceVersion
       }));
   EXPECT_CALL(client_, UpdateStatus(_, _)).WillOnce(Return(json::object()));
   auto r = Reconciler();
-  EXPECT_EQ(r.Reconcile("bakery-ia/goiko").kind, ReconcileResult::Kind::kOk);
+  EXPECT_EQ(r.Reconcile(Req("bakery-ia/goiko")).kind, ReconcileResult::Kind::kOk);
   EXPECT_EQ(updated["metadata"]["resourceVersion"], "12");
   EXPECT_EQ(updated["metadata"]["labels"]["team"], "bakers");
   EXPECT_THAT(updated["data"]["notification_settings.json"].get<std::string>(),
@@ -316,7 +330,7 @@ TEST_F(ReconcilerTest, DuplicateWritesNoSettingsAndNamesTheHolder) {
   CaptureStatusWrite(&status_body);
   CaptureEvent(&event);
   auto r = Reconciler();
-  EXPECT_EQ(r.Reconcile("bakery-ia/copycat").kind, ReconcileResult::Kind::kOk);
+  EXPECT_EQ(r.Reconcile(Req("bakery-ia/copycat")).kind, ReconcileResult::Kind::kOk);
   const std::string expected =
       "Phone number +34 612 345 678 already assigned to tenant 'Panadería San Juan' "
       "(bakery-ia/san-juan)";
@@ -357,7 +371,7 @@ TEST_F(ReconcilerTest, LoserLosesItsOwnConfigMapButNeverAForeignOne) {
       }));
   EXPECT_CALL(client_, UpdateStatus(_, _)).WillOnce(Return(json::object()));
   EXPECT_CALL(client_, Create(IsType("events"), _)).WillOnce(Return(json::object()));
-  EXPECT_EQ(Reconciler().Reconcile("bakery-ia/late").kind, ReconcileResult::Kind::kOk);
+  EXPECT_EQ(Reconciler().Reconcile(Req("bakery-ia/late")).kind, ReconcileResult::Kind::kOk);
   EXPECT_EQ(seen.precondition_uid, "cm-uid");
 
   // A ConfigMap of that name the assignment does not control is left alone.
@@ -369,7 +383,7 @@ TEST_F(ReconcilerTest, LoserLosesItsOwnConfigMapButNeverAForeignOne) {
   EXPECT_CALL(client_, Create(IsType("events"), _)).WillOnce(Return(json::object()));
   EventRecorder fresh(client_, clock_, "whatsapp-operator", "test2");
   AssignmentReconciler r2(view_, client_, fresh, clock_);
-  EXPECT_EQ(r2.Reconcile("bakery-ia/late").kind, ReconcileResult::Kind::kOk);
+  EXPECT_EQ(r2.Reconcile(Req("bakery-ia/late")).kind, ReconcileResult::Kind::kOk);
 }
 
 TEST_F(ReconcilerTest, FailedSettingsWriteIsReportedAndRetried) {
@@ -380,7 +394,7 @@ TEST_F(ReconcilerTest, FailedSettingsWriteIsReportedAndRetried) {
   json status_body;
   CaptureStatusWrite(&status_body);
   EXPECT_CALL(client_, Create(IsType("events"), _)).WillOnce(Return(json::object()));
-  auto result = Reconciler().Reconcile("bakery-ia/goiko");
+  auto result = Reconciler().Reconcile(Req("bakery-ia/goiko"));
   EXPECT_EQ(result.kind, ReconcileResult::Kind::kError);
   const json& ready = status_body["status"]["conditions"][0];
   EXPECT_EQ(ready["reason"], "SettingsSyncFailed");
@@ -392,7 +406,7 @@ TEST_F(ReconcilerTest, StatusConflictRequeuesWithBackoff) {
   EXPECT_CALL(client_, Create(IsType("configmaps"), _)).WillOnce(Return(json::object()));
   EXPECT_CALL(client_, UpdateStatus(_, _))
       .WillOnce(Return(Status::Conflict("the object has been modified")));
-  auto result = Reconciler().Reconcile("bakery-ia/goiko");
+  auto result = Reconciler().Reconcile(Req("bakery-ia/goiko"));
   EXPECT_EQ(result.kind, ReconcileResult::Kind::kError);
   EXPECT_EQ(result.error.code(), StatusCode::kConflict);
 }
@@ -407,7 +421,7 @@ TEST_F(ReconcilerTest, CacheLagOnCreateReadsInsteadOfWritingTwice) {
       .WillOnce(Return(live));
   EXPECT_CALL(client_, UpdateStatus(_, _)).WillOnce(Return(json::object()));
   auto r = Reconciler();
-  EXPECT_EQ(r.Reconcile("bakery-ia/goiko").kind, ReconcileResult::Kind::kOk);
+  EXPECT_EQ(r.Reconcile(Req("bakery-ia/goiko")).kind, ReconcileResult::Kind::kOk);
   EXPECT_EQ(r.counters().config_map_writes, 0);
 }
 
@@ -424,14 +438,14 @@ TEST_F(ReconcilerTest, FinalizerOnlyWithAnExternalSinkAndRemovedOnDelete) {
         patch = p;
         return p;
       }));
-  EXPECT_EQ(Reconciler().Reconcile("bakery-ia/goiko").kind, ReconcileResult::Kind::kOk);
+  EXPECT_EQ(Reconciler().Reconcile(Req("bakery-ia/goiko")).kind, ReconcileResult::Kind::kOk);
   EXPECT_TRUE(patch["metadata"]["finalizers"].is_null());
   EXPECT_EQ(patch["metadata"]["resourceVersion"], "10");
 
   // Being deleted without our finalizer: nothing to do, nothing written.
   a["metadata"].erase("finalizers");
   view_.PutAssignment(a);
-  EXPECT_EQ(Reconciler().Reconcile("bakery-ia/goiko").kind, ReconcileResult::Kind::kOk);
+  EXPECT_EQ(Reconciler().Reconcile(Req("bakery-ia/goiko")).kind, ReconcileResult::Kind::kOk);
 
   // A live assignment gets the finalizer only when a sink needs it.
   auto b = Assignment("nuria", "t-3", "333", "2026-11-01T10:00:00Z");
@@ -443,14 +457,14 @@ TEST_F(ReconcilerTest, FinalizerOnlyWithAnExternalSinkAndRemovedOnDelete) {
         patch = p;
         return p;
       }));
-  EXPECT_EQ(Reconciler({.use_finalizer = true}).Reconcile("bakery-ia/nuria").kind,
+  EXPECT_EQ(Reconciler({.use_finalizer = true}).Reconcile(Req("bakery-ia/nuria")).kind,
             ReconcileResult::Kind::kOk);
   EXPECT_EQ(patch["metadata"]["finalizers"], json::array({"whatsapp.bakery-ia.io/finalizer"}));
 }
 
 TEST_F(ReconcilerTest, GoneObjectIsDone) {
-  EXPECT_EQ(Reconciler().Reconcile("bakery-ia/nobody").kind, ReconcileResult::Kind::kOk);
-  EXPECT_EQ(Reconciler().Reconcile("phone:999").kind, ReconcileResult::Kind::kOk);
+  EXPECT_EQ(Reconciler().Reconcile(Req("bakery-ia/nobody")).kind, ReconcileResult::Kind::kOk);
+  EXPECT_EQ(Reconciler().Reconcile(Req("phone:999")).kind, ReconcileResult::Kind::kOk);
 }
 
 TEST_F(ReconcilerTest, ChangesWakeThePeersThatShareANumberOrTenant) {
@@ -462,20 +476,20 @@ TEST_F(ReconcilerTest, ChangesWakeThePeersThatShareANumberOrTenant) {
   auto r = Reconciler();
   // The holder was deleted: everyone sharing its number or tenant, and the inventory of every
   // number among them (third's 999 may change holder when third's outcome does).
-  auto keys = r.KeysForAssignmentChange(&holder, nullptr);
+  auto keys = Keys(r.RequestsForAssignmentChange(&holder, nullptr));
   EXPECT_THAT(keys, ::testing::UnorderedElementsAre("bakery-ia/first", "bakery-ia/second",
                                                     "bakery-ia/third", "phone:123", "phone:999"));
   // A status-only update wakes only the object itself.
   auto with_status = waiting;
   with_status["status"] = {{"observedGeneration", 1}};
-  EXPECT_THAT(r.KeysForAssignmentChange(&waiting, &with_status),
+  EXPECT_THAT(Keys(r.RequestsForAssignmentChange(&waiting, &with_status)),
               ::testing::ElementsAre("bakery-ia/second"));
   // Moving to another number wakes the peers of the old and the new number.
   auto moved = waiting;
   moved["spec"]["phoneNumberId"] = "999";
   view_.PutAssignment(moved);
   EXPECT_THAT(
-      r.KeysForAssignmentChange(&waiting, &moved),
+      Keys(r.RequestsForAssignmentChange(&waiting, &moved)),
       ::testing::IsSupersetOf({"bakery-ia/second", "bakery-ia/third", "phone:123", "phone:999"}));
 }
 
@@ -493,7 +507,7 @@ TEST_F(ReconcilerTest, PromotionFromWaitingRecordsANormalEvent) {
   EXPECT_CALL(client_, UpdateStatus(_, _)).WillOnce(Return(json::object()));
   json event;
   CaptureEvent(&event);
-  EXPECT_EQ(Reconciler().Reconcile("bakery-ia/second").kind, ReconcileResult::Kind::kOk);
+  EXPECT_EQ(Reconciler().Reconcile(Req("bakery-ia/second")).kind, ReconcileResult::Kind::kOk);
   EXPECT_EQ(event["type"], "Normal");
   EXPECT_EQ(event["reason"], "Bound");
   EXPECT_EQ(event["involvedObject"]["uid"], "uid-second");
@@ -510,7 +524,7 @@ TEST_F(ReconcilerTest, InvalidSpecHoldsNothingAndSaysWhichField) {
   CaptureStatusWrite(&status_body);
   CaptureEvent(&event);
   auto r = Reconciler();
-  EXPECT_EQ(r.Reconcile("bakery-ia/broken").kind, ReconcileResult::Kind::kTerminal);
+  EXPECT_EQ(r.Reconcile(Req("bakery-ia/broken")).kind, ReconcileResult::Kind::kTerminal);
   std::map<std::string, json> conds;
   for (const auto& c : status_body["status"]["conditions"]) conds[c["type"]] = c;
   ASSERT_TRUE(conds.contains("Ready") && conds.contains("Stalled")) << status_body.dump();
@@ -527,19 +541,19 @@ TEST_F(ReconcilerTest, InvalidSpecHoldsNothingAndSaysWhichField) {
   auto moved = invalid;
   moved["spec"]["phoneNumberId"] = "99";
   moved["metadata"]["resourceVersion"] = "12";
-  EXPECT_THAT(r.KeysForAssignmentChange(&invalid, &moved),
+  EXPECT_THAT(Keys(r.RequestsForAssignmentChange(&invalid, &moved)),
               ::testing::ElementsAre("bakery-ia/broken"));
   ::testing::Mock::VerifyAndClearExpectations(&client_);
   EXPECT_CALL(client_, Create(IsType("configmaps"), _)).WillOnce(Return(json::object()));
   CaptureStatusWrite(&status_body);
-  EXPECT_EQ(r.Reconcile("bakery-ia/fine").kind, ReconcileResult::Kind::kOk);
+  EXPECT_EQ(r.Reconcile(Req("bakery-ia/fine")).kind, ReconcileResult::Kind::kOk);
   EXPECT_EQ(status_body["status"]["conditions"][0]["reason"], "Bound");
   // Fixing the spec is a claim change: it wakes the other assignment of the number.
   auto fixed = invalid;
   fixed["spec"]["defaultLanguage"] = "es";
   fixed["metadata"]["resourceVersion"] = "13";
   view_.PutAssignment(fixed);
-  EXPECT_THAT(r.KeysForAssignmentChange(&invalid, &fixed),
+  EXPECT_THAT(Keys(r.RequestsForAssignmentChange(&invalid, &fixed)),
               ::testing::IsSupersetOf({"bakery-ia/broken", "bakery-ia/fine", "phone:12"}));
 }
 
@@ -550,7 +564,7 @@ TEST_F(ReconcilerTest, DisabledAssignmentKeepsItsNumberAndSaysSo) {
   json created_cm, status_body;
   ExpectConfigMapCreate(&created_cm, "20");
   CaptureStatusWrite(&status_body);
-  EXPECT_EQ(Reconciler().Reconcile("bakery-ia/goiko").kind, ReconcileResult::Kind::kOk);
+  EXPECT_EQ(Reconciler().Reconcile(Req("bakery-ia/goiko")).kind, ReconcileResult::Kind::kOk);
   const json& ready = status_body["status"]["conditions"][0];
   EXPECT_EQ(ready["status"], "True");
   EXPECT_EQ(ready["reason"], "Bound");
@@ -578,7 +592,7 @@ TEST_F(ReconcilerTest, ASameNamedConfigMapOfSomeoneElseIsNeverTouched) {
   CaptureStatusWrite(&status_body);
   EXPECT_CALL(client_, Create(IsType("events"), _)).WillOnce(Return(json::object()));
   // No Patch expected: the strict mock fails the test on one.
-  EXPECT_EQ(Reconciler().Reconcile("bakery-ia/goiko").kind, ReconcileResult::Kind::kError);
+  EXPECT_EQ(Reconciler().Reconcile(Req("bakery-ia/goiko")).kind, ReconcileResult::Kind::kError);
   const json& ready = status_body["status"]["conditions"][0];
   EXPECT_EQ(ready["reason"], "SettingsSyncFailed");
   EXPECT_THAT(ready["message"].get<std::string>(),
@@ -596,7 +610,7 @@ TEST_F(ReconcilerTest, ChangesWakeTheWholeChainTransitively) {
   view_.PutAssignment(Assignment("other", "t-9", "9", "2026-11-05T10:00:00Z"));
   // Deleting A changes every outcome down the chain: all of it is woken, and nobody else.
   EXPECT_THAT(
-      Reconciler().KeysForAssignmentChange(&a, nullptr),
+      Keys(Reconciler().RequestsForAssignmentChange(&a, nullptr)),
       ::testing::UnorderedElementsAre("bakery-ia/a", "bakery-ia/b", "bakery-ia/c", "bakery-ia/d",
                                       "bakery-ia/e", "phone:1", "phone:2", "phone:3"));
 }
@@ -615,7 +629,7 @@ TEST_F(ReconcilerTest, PhoneNumberInventoryShowsItsHolder) {
         body = b;
         return b;
       }));
-  EXPECT_EQ(Reconciler().Reconcile("phone:123").kind, ReconcileResult::Kind::kOk);
+  EXPECT_EQ(Reconciler().Reconcile(Req("phone:123")).kind, ReconcileResult::Kind::kOk);
   EXPECT_EQ(body["metadata"]["resourceVersion"], "5");
   EXPECT_EQ(body["status"]["assignment"]["name"], "first");
   EXPECT_EQ(body["status"]["assignment"]["tenantName"], "Panadería San Juan");
@@ -625,9 +639,9 @@ TEST_F(ReconcilerTest, PhoneNumberInventoryShowsItsHolder) {
 TEST_F(ReconcilerTest, ConfigMapsMapToTheirOwner) {
   auto a = Assignment("goiko", "t-2", "222", "2026-11-01T10:00:00Z");
   json cm = core::DesiredConfigMap(*api::ParseAssignment(a));
-  EXPECT_EQ(AssignmentReconciler::KeyForConfigMap(cm), "bakery-ia/goiko");
+  EXPECT_EQ(OwnerKey(cm), "bakery-ia/goiko");
   cm["metadata"]["ownerReferences"] = json::array();
-  EXPECT_EQ(AssignmentReconciler::KeyForConfigMap(cm), "");
+  EXPECT_EQ(OwnerKey(cm), "");
 }
 
 TEST_F(ReconcilerTest, EchoesOfOwnWritesWakeNobody) {
@@ -638,23 +652,24 @@ TEST_F(ReconcilerTest, EchoesOfOwnWritesWakeNobody) {
   ExpectConfigMapCreate(&created_cm, "20");
   ExpectStatusWrite(a, &stored, "21");
   auto r = Reconciler();
-  EXPECT_EQ(r.Reconcile("bakery-ia/san-juan").kind, ReconcileResult::Kind::kOk);
+  EXPECT_EQ(r.Reconcile(Req("bakery-ia/san-juan")).kind, ReconcileResult::Kind::kOk);
 
   // The watch events of our two writes: nothing to wake.
   view_.PutConfigMap(created_cm);
-  EXPECT_THAT(r.KeysForConfigMap(created_cm), ::testing::IsEmpty());
+  EXPECT_THAT(Keys(r.RequestsForConfigMap(created_cm)), ::testing::IsEmpty());
   view_.PutAssignment(stored);
-  EXPECT_THAT(r.KeysForAssignmentChange(&a, &stored), ::testing::IsEmpty());
+  EXPECT_THAT(Keys(r.RequestsForAssignmentChange(&a, &stored)), ::testing::IsEmpty());
 
   // Someone else's edits of either wake the assignment.
   json edited_cm = created_cm;
   edited_cm["metadata"]["resourceVersion"] = "30";
   edited_cm["data"] = {{"notification_settings.json", "{}"}};
-  EXPECT_THAT(r.KeysForConfigMap(edited_cm), ::testing::ElementsAre("bakery-ia/san-juan"));
+  EXPECT_THAT(Keys(r.RequestsForConfigMap(edited_cm)),
+              ::testing::ElementsAre("bakery-ia/san-juan"));
   json edited_status = stored;
   edited_status["metadata"]["resourceVersion"] = "31";
   edited_status["status"]["phase"] = "Pending";
-  EXPECT_THAT(r.KeysForAssignmentChange(&stored, &edited_status),
+  EXPECT_THAT(Keys(r.RequestsForAssignmentChange(&stored, &edited_status)),
               ::testing::ElementsAre("bakery-ia/san-juan"));
 }
 
@@ -669,12 +684,13 @@ TEST_F(ReconcilerTest, AnEchoAReconcileWaitedForWakesIt) {
   json stored;
   ExpectStatusWrite(a, &stored, "21");
   auto r = Reconciler();
-  EXPECT_EQ(r.Reconcile("bakery-ia/san-juan").kind, ReconcileResult::Kind::kOk);
+  EXPECT_EQ(r.Reconcile(Req("bakery-ia/san-juan")).kind, ReconcileResult::Kind::kOk);
   // Woken (say, a peer was deleted) before our status write showed: it skips its work...
-  EXPECT_EQ(r.Reconcile("bakery-ia/san-juan").kind, ReconcileResult::Kind::kOk);
+  EXPECT_EQ(r.Reconcile(Req("bakery-ia/san-juan")).kind, ReconcileResult::Kind::kOk);
   // ...so the echo must wake it.
   view_.PutAssignment(stored);
-  EXPECT_THAT(r.KeysForAssignmentChange(&a, &stored), ::testing::ElementsAre("bakery-ia/san-juan"));
+  EXPECT_THAT(Keys(r.RequestsForAssignmentChange(&a, &stored)),
+              ::testing::ElementsAre("bakery-ia/san-juan"));
 }
 
 TEST_F(ReconcilerTest, ALoserWakesForItsOwnConfigMapStillInFlight) {
@@ -690,19 +706,19 @@ TEST_F(ReconcilerTest, ALoserWakesForItsOwnConfigMapStillInFlight) {
   EXPECT_CALL(client_, Patch(IsType("events"), _, _, _, _, _))
       .WillRepeatedly(Return(json::object()));
   auto r = Reconciler();
-  EXPECT_EQ(r.Reconcile("bakery-ia/second").kind, ReconcileResult::Kind::kOk);
+  EXPECT_EQ(r.Reconcile(Req("bakery-ia/second")).kind, ReconcileResult::Kind::kOk);
   // An older assignment of the number appears before the ConfigMap's watch event: "second"
   // loses, and its ConfigMap is not in the cache to delete yet.
   view_.PutAssignment(holder);
   EXPECT_CALL(client_, Create(IsType("configmaps"), _)).WillOnce(Return(json::object()));
-  EXPECT_EQ(r.Reconcile("bakery-ia/first").kind, ReconcileResult::Kind::kOk);
-  EXPECT_EQ(r.Reconcile("bakery-ia/second").kind, ReconcileResult::Kind::kOk);
+  EXPECT_EQ(r.Reconcile(Req("bakery-ia/first")).kind, ReconcileResult::Kind::kOk);
+  EXPECT_EQ(r.Reconcile(Req("bakery-ia/second")).kind, ReconcileResult::Kind::kOk);
   // Its ConfigMap's echo wakes it, and then it deletes it.
   view_.PutConfigMap(created_cm);
-  EXPECT_THAT(r.KeysForConfigMap(created_cm), ::testing::ElementsAre("bakery-ia/second"));
+  EXPECT_THAT(Keys(r.RequestsForConfigMap(created_cm)), ::testing::ElementsAre("bakery-ia/second"));
   EXPECT_CALL(client_, Delete(IsType("configmaps"), "bakery-ia", "whatsapp-settings-second", _))
       .WillOnce(Return(Status::Ok()));
-  EXPECT_EQ(r.Reconcile("bakery-ia/second").kind, ReconcileResult::Kind::kOk);
+  EXPECT_EQ(r.Reconcile(Req("bakery-ia/second")).kind, ReconcileResult::Kind::kOk);
 }
 
 TEST_F(ReconcilerTest, RepeatedEventsAreAggregatedIntoOne) {

@@ -197,7 +197,7 @@ class ModelRun {
     StartWatch(false);
     StartWatch(true);
     Status s = workers_->RunWorkers(
-        3, [this](const std::string& key) { return reconciler_->Reconcile(key); });
+        3, [this](const std::string& key) { return reconciler_->Reconcile(*Request::Parse(key)); });
     if (!s.ok()) return "workers: " + s.message();
 
     for (const Op& op : ops_) {
@@ -347,16 +347,17 @@ class ModelRun {
   // What an informer does with one event: store it, then call the handlers run.cpp registers.
   void Deliver(bool config_map, const std::string& key, ObjectPtr object) {
     ObjectPtr old = view_.Put(config_map, key, object);
-    std::vector<std::string> keys;
+    std::vector<Request> keys;
     if (!config_map) {
-      if (old || object) keys = reconciler_->KeysForAssignmentChange(old.get(), object.get());
+      if (old || object) keys = reconciler_->RequestsForAssignmentChange(old.get(), object.get());
     } else if (object) {
-      keys = reconciler_->KeysForConfigMap(*object);
+      keys = reconciler_->RequestsForConfigMap(*object);
     } else if (old) {
-      std::string owner = reconciler_->KeyForDeletedConfigMap(*old);
-      if (!owner.empty()) queue_->AddAfter(owner, std::chrono::milliseconds(1));
+      if (auto owner = reconciler_->OwnerOfDeletedConfigMap(*old)) {
+        queue_->AddAfter(owner->Key(), std::chrono::milliseconds(1));
+      }
     }
-    for (const auto& k : keys) queue_->Add(k);
+    for (const auto& k : keys) queue_->Add(k.Key());
   }
 
   // A relist: makes the view equal to the API server's objects, delivering the differences.
