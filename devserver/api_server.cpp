@@ -327,10 +327,7 @@ HttpResponse ApiServer::HandleResource(const HttpRequest& req, const Target& t,
   // deletecollection: delete each listed object; answer with the list of what was deleted.
   auto selectors = ParseSelectors(req, t.r->resource);
   if (!selectors.ok()) return ErrorResponse(ApiError::BadRequest(selectors.status().message()));
-  ListOptions lo;
-  lo.ns = t.ns;
-  lo.labels = &selectors->labels;
-  lo.fields = &selectors->fields;
+  ListOptions lo = selectors->ListIn(t.ns);
   ListResult lr = store_.List(t.r->StorageKey(), lo);
   std::string items;
   for (const StoredObject& so : lr.items) {

@@ -9,6 +9,7 @@
 
 #include "http_types.h"
 #include "selectors.h"
+#include "store.h"
 
 namespace devserver {
 
@@ -65,6 +66,14 @@ inline bool BeingDeleted(const nlohmann::json& obj) {
 struct RequestSelectors {
   LabelSelector labels;
   FieldSelector fields;
+  // Options listing namespace `ns` ("" = all) through these selectors, which must outlive them.
+  ListOptions ListIn(std::string ns) const {
+    ListOptions lo;
+    lo.ns = std::move(ns);
+    lo.labels = &labels;
+    lo.fields = &fields;
+    return lo;
+  }
 };
 inline waop::Result<RequestSelectors> ParseSelectors(const HttpRequest& req,
                                                      const std::string& resource) {

@@ -20,10 +20,7 @@ HttpResponse ApiServer::Get(const HttpRequest& req, const Target& t) {
 HttpResponse ApiServer::List(const HttpRequest& req, const Target& t) {
   auto selectors = ParseSelectors(req, t.r->resource);
   if (!selectors.ok()) return ErrorResponse(ApiError::BadRequest(selectors.status().message()));
-  ListOptions lo;
-  lo.ns = t.ns;
-  lo.labels = &selectors->labels;
-  lo.fields = &selectors->fields;
+  ListOptions lo = selectors->ListIn(t.ns);
   std::string limit = req.Query("limit");
   if (!limit.empty()) {
     bool ok;

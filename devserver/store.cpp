@@ -157,21 +157,24 @@ void Store::PublishLocked(const std::string& type, const ObjectRef& ref, const S
   hub_->Publish(std::move(e));
 }
 
+// `obj` as stored at version `rv`, with its serialised text; `stamp` writes the version into
+// metadata.resourceVersion (a dry run answers the object as sent).
+static StoredObject Sealed(json obj, uint64_t rv, bool stamp) {
+  if (stamp) obj["metadata"]["resourceVersion"] = std::to_string(rv);
+  StoredObject so;
+  so.rv = rv;
+  so.obj = std::make_shared<const json>(std::move(obj));
+  so.text = std::make_shared<const std::string>(so.obj->dump());
+  return so;
+}
+
 Result<StoredObject> Store::Create(const ObjectRef& ref, json obj, bool dry_run) {
   std::lock_guard lock(mu_);
   Bucket& bucket = buckets_[ref.storage_key];
   std::string key = BucketKey(ref);
   if (bucket.count(key)) return Status::AlreadyExists(ref.name);
-  StoredObject so;
-  if (dry_run) {
-    so.obj = std::make_shared<const json>(std::move(obj));
-    so.text = std::make_shared<const std::string>(so.obj->dump());
-    return so;
-  }
-  so.rv = ++rv_;
-  obj["metadata"]["resourceVersion"] = std::to_string(so.rv);
-  so.obj = std::make_shared<const json>(std::move(obj));
-  so.text = std::make_shared<const std::string>(so.obj->dump());
+  if (dry_run) return Sealed(std::move(obj), 0, /*stamp=*/false);
+  StoredObject so = Sealed(std::move(obj), ++rv_, /*stamp=*/true);
   bucket.emplace(key, so);
   IndexLocked(ref, nullptr, so.obj.get());
   PublishLocked("ADDED", ref, so, nullptr);
@@ -186,17 +189,8 @@ Result<StoredObject> Store::Update(const ObjectRef& ref, uint64_t expected_rv, j
   auto it = b->second.find(BucketKey(ref));
   if (it == b->second.end()) return Status::NotFound(ref.name);
   if (it->second.rv != expected_rv) return Status::Conflict(ref.name);
-  StoredObject so;
-  if (dry_run) {
-    so.rv = it->second.rv;
-    so.obj = std::make_shared<const json>(std::move(obj));
-    so.text = std::make_shared<const std::string>(so.obj->dump());
-    return so;
-  }
-  so.rv = ++rv_;
-  obj["metadata"]["resourceVersion"] = std::to_string(so.rv);
-  so.obj = std::make_shared<const json>(std::move(obj));
-  so.text = std::make_shared<const std::string>(so.obj->dump());
+  if (dry_run) return Sealed(std::move(obj), it->second.rv, /*stamp=*/false);
+  StoredObject so = Sealed(std::move(obj), ++rv_, /*stamp=*/true);
   std::shared_ptr<const json> prev = it->second.obj;
   IndexLocked(ref, prev.get(), so.obj.get());
   it->second = so;
@@ -212,12 +206,7 @@ Result<StoredObject> Store::Remove(const ObjectRef& ref, uint64_t expected_rv, b
   if (it == b->second.end()) return Status::NotFound(ref.name);
   if (expected_rv != 0 && it->second.rv != expected_rv) return Status::Conflict(ref.name);
   if (dry_run) return it->second;
-  StoredObject so;
-  so.rv = ++rv_;
-  json obj = *it->second.obj;
-  obj["metadata"]["resourceVersion"] = std::to_string(so.rv);
-  so.obj = std::make_shared<const json>(std::move(obj));
-  so.text = std::make_shared<const std::string>(so.obj->dump());
+  StoredObject so = Sealed(*it->second.obj, ++rv_, /*stamp=*/true);
   std::shared_ptr<const json> prev = it->second.obj;
   IndexLocked(ref, prev.get(), nullptr);
   b->second.erase(it);
