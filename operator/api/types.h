@@ -48,6 +48,30 @@ inline constexpr std::string_view kReasonTenantServiceError = "TenantServiceErro
 inline constexpr std::string_view kReasonProgressing = "Progressing";
 inline constexpr std::string_view kReasonReleasing = "Releasing";
 
+// Whether the quality rating shown is current (True, Synced) or the last known one because the
+// master account is not configured or Meta cannot be read (False, one of the reasons below).
+// Shown on assignments and phone numbers; it never changes Ready.
+inline constexpr std::string_view kConditionQualitySynced = "QualitySynced";
+inline constexpr std::string_view kReasonSynced = "Synced";
+inline constexpr std::string_view kReasonPending = "Pending";
+inline constexpr std::string_view kReasonCredentialsMissing = "CredentialsMissing";
+inline constexpr std::string_view kReasonTokenRejected = "TokenRejected";
+inline constexpr std::string_view kReasonMetaUnavailable = "MetaUnavailable";
+inline constexpr std::string_view kReasonRateLimited = "RateLimited";
+inline constexpr std::string_view kReasonMetaError = "MetaError";
+// Whether the message template the platform sends is approved in the tenant's language. It
+// never changes Ready.
+inline constexpr std::string_view kConditionTemplateApproved = "TemplateApproved";
+inline constexpr std::string_view kReasonApproved = "Approved";
+inline constexpr std::string_view kReasonTemplateMissing = "TemplateMissing";
+inline constexpr std::string_view kReasonTemplatePending = "TemplatePending";
+inline constexpr std::string_view kReasonTemplateRejected = "TemplateRejected";
+inline constexpr std::string_view kReasonTemplateNotApproved = "TemplateNotApproved";
+inline constexpr std::string_view kReasonTemplateUnknown = "TemplateUnknown";
+// Events about quality ratings.
+inline constexpr std::string_view kReasonQualityDropped = "QualityDropped";
+inline constexpr std::string_view kReasonQualityRecovered = "QualityRecovered";
+
 // Quality ratings as the operator reports them; Meta's NA becomes UNKNOWN.
 inline constexpr std::string_view kQualityGreen = "GREEN";
 inline constexpr std::string_view kQualityYellow = "YELLOW";

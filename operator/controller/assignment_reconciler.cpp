@@ -152,14 +152,29 @@ ReconcileResult AssignmentReconciler::ReconcileAssignment(const nlohmann::json& 
   std::vector<core::BindingOutcome> outcomes = core::ResolveBindings(component);
   const core::BindingOutcome& outcome = outcomes.front();  // the seed comes first
 
-  std::optional<core::PhoneInfo> phone =
-      PhoneInfoFrom(view_.GetPhoneNumber(a.spec.phone_number_id));
+  std::shared_ptr<const MetaSnapshot> snapshot = options_.meta ? options_.meta->Get() : nullptr;
+  std::optional<core::PhoneInfo> phone = PhoneInfoFor(a, snapshot.get());
   std::optional<std::string> meta_display;
   if (phone && !phone->display_phone_number.empty()) meta_display = phone->display_phone_number;
+  const core::PhoneNumberPresence presence =
+      snapshot ? snapshot->Presence(a.spec.phone_number_id) : core::PhoneNumberPresence::kUnknown;
+  std::vector<core::ConditionSpec> observations;
+  if (snapshot && outcome.state == core::BindingState::kBound) {
+    observations.push_back(core::QualitySyncedCondition(
+        snapshot->health, core::NormalizeQuality(phone ? phone->quality_rating : "")));
+    if (!snapshot->required_template.empty()) {
+      observations.push_back(core::TemplateCondition(snapshot->required_template,
+                                                     a.spec.default_language, snapshot->templates));
+    }
+  }
 
   core::SyncOutcome sync = core::SyncOutcome::Pending();
   Status write_error;
-  if (outcome.state == core::BindingState::kBound) {
+  if (outcome.state == core::BindingState::kBound &&
+      presence == core::PhoneNumberPresence::kAbsent) {
+    // The WABA has no such number: no settings may point at it.
+    write_error = DeleteLoserConfigMap(a);
+  } else if (outcome.state == core::BindingState::kBound) {
     write_error = SyncConfigMap(a, meta_display);
     if (write_error.ok()) {
       sync = core::SyncOutcome::Written();
@@ -170,8 +185,9 @@ ReconcileResult AssignmentReconciler::ReconcileAssignment(const nlohmann::json& 
     write_error = DeleteLoserConfigMap(a);
   }
 
-  Status written =
-      WriteStatus(object, a, core::DesiredStatus(a, outcome, sync, phone, clock_.Now()));
+  Status written = WriteStatus(
+      object, a,
+      core::DesiredStatus(a, outcome, sync, phone, clock_.Now(), presence, observations));
   // The settings failure first: it is what the status (if written) reports.
   if (!write_error.ok()) return ReconcileResult::Error(write_error);
   if (!written.ok()) return ReconcileResult::Error(written);
@@ -341,15 +357,67 @@ Status AssignmentReconciler::SetFinalizers(const api::Assignment& a,
   return r.status();
 }
 
+std::optional<core::PhoneInfo> AssignmentReconciler::PhoneInfoFor(
+    const api::Assignment& a, const MetaSnapshot* snapshot) const {
+  const core::PhoneInfo* fresh = snapshot ? snapshot->Find(a.spec.phone_number_id) : nullptr;
+  if (fresh == nullptr) return PhoneInfoFrom(view_.GetPhoneNumber(a.spec.phone_number_id));
+  // What the status shows now, to keep qualityCheckedAt steady while nothing changes.
+  core::PhoneInfo shown{a.status.display_phone_number, a.status.verified_name,
+                        a.status.quality_rating, fresh->messaging_limit_tier, std::nullopt};
+  return core::SteadyPhoneInfo(*fresh, shown, a.status.quality_checked_at,
+                               options_.quality_heartbeat);
+}
+
+Result<nlohmann::json> AssignmentReconciler::CreatePhoneNumber(std::string_view id) {
+  nlohmann::json body = {
+      {"apiVersion", api::kApiVersion},
+      {"kind", api::kPhoneNumberKind},
+      {"metadata",
+       {{"name", id},
+        {"labels", {{std::string(core::kManagedByLabel), std::string(core::kOperatorName)}}}}},
+      {"spec", nlohmann::json::object()}};
+  // AlreadyExists: the cache lags behind; the error requeues and the cache will show it.
+  auto created = client_.Create(kube::resources::kWhatsAppPhoneNumbers, body);
+  if (created.ok()) {
+    logging::Log(spdlog::level::info, "phone number added to the inventory",
+                 {{"name", std::string(id)}});
+  }
+  return created;
+}
+
 ReconcileResult AssignmentReconciler::ReconcilePhoneNumber(std::string_view id) {
   const std::string key = Request::PhoneNumber(std::string(id)).Key();
+  std::shared_ptr<const MetaSnapshot> snapshot = options_.meta ? options_.meta->Get() : nullptr;
+  const core::PhoneInfo* fresh = snapshot ? snapshot->Find(id) : nullptr;
   ObjectPtr obj = view_.GetPhoneNumber(id);
-  if (!obj) {
+  if (!obj && PendingWrite(key, obj, /*await=*/true)) {
+    return ReconcileResult::Ok();  // created a moment ago; its watch event brings us back
+  }
+  if (!obj && fresh == nullptr) {
     own_writes_.Forget(key);
     return ReconcileResult::Ok();
   }
-  if (PendingWrite(key, obj, /*await=*/true)) {
+  if (!obj) {
+    // Meta lists it and the cache has none: create it, then write its status at once.
+    auto created = CreatePhoneNumber(id);
+    if (!created.ok()) return ReconcileResult::Error(created.status());
+    ++counters_.inventory_writes;
+    RememberWrite(key, "", *created);
+    obj = std::make_shared<const nlohmann::json>(std::move(*created));
+  } else if (PendingWrite(key, obj, /*await=*/true)) {
     return ReconcileResult::Ok();  // its watch event brings us back
+  }
+  if (snapshot && snapshot->Presence(id) == core::PhoneNumberPresence::kAbsent) {
+    // A complete listing of the WABA no longer has it.
+    Status s = client_.Delete(kube::resources::kWhatsAppPhoneNumbers, "", id);
+    if (!s.ok() && s.code() != StatusCode::kNotFound) return ReconcileResult::Error(s);
+    ++counters_.inventory_writes;
+    own_writes_.Forget(key);
+    logging::Log(spdlog::level::info,
+                 "phone number removed from the inventory: the WhatsApp Business Account no "
+                 "longer lists it",
+                 {{"name", std::string(id)}});
+    return ReconcileResult::Ok();
   }
   auto parsed = api::ParsePhoneNumber(*obj);
   if (!parsed.ok()) return ReconcileResult::Terminal(parsed.status());
@@ -361,15 +429,42 @@ ReconcileResult AssignmentReconciler::ReconcilePhoneNumber(std::string_view id) 
     std::vector<core::BindingOutcome> outcomes = core::ResolveBindings(component);
     holder = core::PhoneHolder(id, component, outcomes);
   }
+  std::optional<core::PhoneInfo> info;
+  std::optional<core::ConditionSpec> synced;
+  const api::PhoneNumberStatus& live = parsed->status;
+  if (fresh != nullptr) {
+    core::PhoneInfo shown{live.display_phone_number, live.verified_name, live.quality_rating,
+                          live.messaging_limit_tier, std::nullopt};
+    info = core::SteadyPhoneInfo(*fresh, shown, live.last_sync_time, options_.quality_heartbeat);
+  }
+  if (snapshot) {
+    synced = core::QualitySyncedCondition(
+        snapshot->health,
+        core::NormalizeQuality(info ? info->quality_rating : live.quality_rating));
+  }
   api::PhoneNumberStatus desired =
-      core::DesiredPhoneNumberStatus(parsed->status, std::nullopt, holder);
-  if (core::StatusEquals(parsed->status, desired)) return ReconcileResult::Ok();
+      core::DesiredPhoneNumberStatus(live, info, holder, synced, clock_.Now());
+  if (core::StatusEquals(live, desired)) return ReconcileResult::Ok();
   auto written = client_.UpdateStatus(
       kube::resources::kWhatsAppPhoneNumbers,
       StatusBody(api::kPhoneNumberKind, parsed->metadata, api::ToJson(desired)));
   if (!written.ok()) return ReconcileResult::Error(written.status());
   ++counters_.status_writes;
   RememberWrite(key, parsed->metadata.resource_version, *written);
+  const std::string number =
+      desired.display_phone_number.empty() ? std::string(id) : desired.display_phone_number;
+  if (auto event = core::QualityChangeEvent(core::NormalizeQuality(live.quality_rating),
+                                            desired.quality_rating, number)) {
+    events_.Record(*obj, event->type, event->reason, event->message);
+    if (holder) {
+      if (ObjectPtr assignment = view_.GetAssignment(holder->ns + "/" + holder->name)) {
+        events_.Record(*assignment, event->type, event->reason, event->message);
+      }
+    }
+    logging::Log(event->type == "Warning" ? spdlog::level::warn : spdlog::level::info,
+                 event->message,
+                 {{"name", std::string(id)}, {"reason", std::string(event->reason)}});
+  }
   return ReconcileResult::Ok();
 }
 

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -27,6 +28,7 @@
 #include "common/clock.h"
 #include "controller/cluster_view.h"
 #include "controller/event_recorder.h"
+#include "controller/meta_inventory.h"
 #include "controller/own_writes.h"
 #include "controller/request.h"
 #include "controller/workqueue.h"
@@ -39,6 +41,12 @@ struct ReconcilerOptions {
   // A sink with external effects to undo (the tenant service) needs the finalizer. Without
   // one, no finalizer is added and a stale one of ours is removed.
   bool use_finalizer = false;
+  // Meta's side (quality, presence, templates). Null: not read; no QualitySynced or
+  // TemplateApproved conditions, and WhatsAppPhoneNumber objects are neither created nor deleted.
+  const MetaInventory* meta = nullptr;
+  // The time a steady rating was confirmed (qualityCheckedAt, lastSyncTime) is rewritten at most
+  // this often; a change of any Meta field is written at once.
+  std::chrono::seconds quality_heartbeat{std::chrono::hours(1)};
 };
 
 // Reconcile writes, counted for tests and metrics.
@@ -46,6 +54,7 @@ struct ReconcileCounters {
   std::atomic<int64_t> config_map_writes{0};
   std::atomic<int64_t> status_writes{0};
   std::atomic<int64_t> finalizer_writes{0};
+  std::atomic<int64_t> inventory_writes{0};  // WhatsAppPhoneNumber creations and deletions
 };
 
 class AssignmentReconciler {
@@ -89,6 +98,12 @@ class AssignmentReconciler {
   Status SyncConfigMap(const api::Assignment& assignment,
                        const std::optional<std::string>& meta_display);
   Status DeleteLoserConfigMap(const api::Assignment& assignment);
+  // Creates the inventory object of number `id` (Meta listed it; the cache has none yet).
+  Result<nlohmann::json> CreatePhoneNumber(std::string_view id);
+  // What is known of the assignment's number: the snapshot's (with a steady checked-at), else the
+  // inventory object's last known values.
+  std::optional<core::PhoneInfo> PhoneInfoFor(const api::Assignment& assignment,
+                                              const MetaSnapshot* snapshot) const;
   std::vector<core::AssignmentSummary> Component(const core::AssignmentSummary& seed) const;
   Status SetFinalizers(const api::Assignment& assignment, std::vector<std::string> finalizers);
 

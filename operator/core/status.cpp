@@ -56,7 +56,8 @@ class ConditionSet {
   std::vector<Condition> Finish() {
     for (const Condition& c : live_) {
       if (c.type == api::kConditionReady || c.type == api::kConditionReconciling ||
-          c.type == api::kConditionStalled) {
+          c.type == api::kConditionStalled || c.type == api::kConditionQualitySynced ||
+          c.type == api::kConditionTemplateApproved) {
         continue;
       }
       if (api::FindCondition(out_, c.type) == nullptr) out_.push_back(c);
@@ -151,7 +152,8 @@ std::string BindingMessage(const api::AssignmentSpec& spec, const BindingOutcome
 
 api::AssignmentStatus DesiredStatus(const api::Assignment& live, const BindingOutcome& binding,
                                     const SyncOutcome& sync, const std::optional<PhoneInfo>& phone,
-                                    WallTime now, PhoneNumberPresence presence) {
+                                    WallTime now, PhoneNumberPresence presence,
+                                    const std::vector<ConditionSpec>& observations) {
   using State = SyncOutcome::State;
   const int64_t generation = live.metadata.generation;
   api::AssignmentStatus s;
@@ -213,6 +215,7 @@ api::AssignmentStatus DesiredStatus(const api::Assignment& live, const BindingOu
       }
       break;
   }
+  for (const ConditionSpec& o : observations) conds.Set(o.type, o.status, o.reason, o.message);
   s.conditions = conds.Finish();
   return s;
 }
@@ -243,8 +246,18 @@ bool StatusEquals(const api::AssignmentStatus& a, const api::AssignmentStatus& b
 
 api::PhoneNumberStatus DesiredPhoneNumberStatus(
     const api::PhoneNumberStatus& live, const std::optional<PhoneInfo>& phone,
-    const std::optional<api::PhoneAssignmentRef>& holder) {
+    const std::optional<api::PhoneAssignmentRef>& holder,
+    const std::optional<ConditionSpec>& quality_synced, WallTime now) {
   api::PhoneNumberStatus s = live;
+  if (quality_synced) {
+    Condition c;
+    c.type = std::string(quality_synced->type);
+    c.status = quality_synced->status;
+    c.reason = std::string(quality_synced->reason);
+    c.message = quality_synced->message;
+    SetCondition(&s.conditions, std::move(c), now);
+    s.conditions = api::SortedConditions(std::move(s.conditions));
+  }
   s.last_sync_time = Seconds(live.last_sync_time);
   if (phone) {
     s.display_phone_number = phone->display_phone_number;
@@ -255,6 +268,21 @@ api::PhoneNumberStatus DesiredPhoneNumberStatus(
   }
   s.assignment = holder;
   return s;
+}
+
+PhoneInfo SteadyPhoneInfo(PhoneInfo fresh, const PhoneInfo& live,
+                          const std::optional<WallTime>& live_checked_at,
+                          std::chrono::seconds heartbeat) {
+  const bool same =
+      fresh.display_phone_number == live.display_phone_number &&
+      fresh.verified_name == live.verified_name &&
+      NormalizeQuality(fresh.quality_rating) == NormalizeQuality(live.quality_rating) &&
+      fresh.messaging_limit_tier == live.messaging_limit_tier;
+  if (same && live_checked_at && fresh.checked_at && *fresh.checked_at >= *live_checked_at &&
+      *fresh.checked_at - *live_checked_at < heartbeat) {
+    fresh.checked_at = Seconds(*live_checked_at);
+  }
+  return fresh;
 }
 
 bool StatusEquals(const api::PhoneNumberStatus& a, const api::PhoneNumberStatus& b) {

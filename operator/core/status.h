@@ -16,15 +16,20 @@
 // condition's status changes. Times are truncated to whole seconds, as the API server stores
 // them, so the desired status compares equal to what is read back.
 //
+// Meta's side (QualitySynced, TemplateApproved) comes in as `observations` (core/quality.h);
+// without them those conditions are removed.
+//
 // Thread-safety: pure functions; safe from any thread.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 
 #include "api/types.h"
 #include "common/clock.h"
 #include "core/binding.h"
+#include "core/quality.h"
 
 namespace waop::core {
 
@@ -79,7 +84,8 @@ std::string BindingMessage(const api::AssignmentSpec& spec, const BindingOutcome
 api::AssignmentStatus DesiredStatus(const api::Assignment& live, const BindingOutcome& binding,
                                     const SyncOutcome& sync, const std::optional<PhoneInfo>& phone,
                                     WallTime now,
-                                    PhoneNumberPresence presence = PhoneNumberPresence::kUnknown);
+                                    PhoneNumberPresence presence = PhoneNumberPresence::kUnknown,
+                                    const std::vector<ConditionSpec>& observations = {});
 
 // The status of an assignment that holds nothing because its spec breaks a rule the schema did
 // not catch (or could not be parsed): Ready=False / Stalled=True InvalidSpec, the message naming
@@ -100,10 +106,21 @@ void SetCondition(std::vector<api::Condition>* conditions, api::Condition desire
 bool RemoveCondition(std::vector<api::Condition>* conditions, std::string_view type);
 
 // The inventory object's status: Meta's fields from `phone` when known (else kept from `live`),
-// and `holder` as status.assignment (none: free). Conditions are kept from `live`.
+// and `holder` as status.assignment (none: free). `quality_synced`, when given, replaces the
+// QualitySynced condition (lastTransitionTime stamped with `now` when its status changes); other
+// conditions are kept from `live`.
 api::PhoneNumberStatus DesiredPhoneNumberStatus(
     const api::PhoneNumberStatus& live, const std::optional<PhoneInfo>& phone,
-    const std::optional<api::PhoneAssignmentRef>& holder);
+    const std::optional<api::PhoneAssignmentRef>& holder,
+    const std::optional<ConditionSpec>& quality_synced = std::nullopt, WallTime now = {});
+
+// `fresh` (just read from Meta) with checked_at moved back to `live_checked_at` when Meta's
+// fields equal the `live` ones and `live_checked_at` is less than `heartbeat` older: the time a
+// rating was confirmed is refreshed at most once per heartbeat, so a steady inventory does not
+// rewrite every status on every refresh.
+PhoneInfo SteadyPhoneInfo(PhoneInfo fresh, const PhoneInfo& live,
+                          const std::optional<WallTime>& live_checked_at,
+                          std::chrono::seconds heartbeat);
 
 bool StatusEquals(const api::PhoneNumberStatus& live, const api::PhoneNumberStatus& desired);
 
