@@ -203,6 +203,7 @@ Status InventoryRefresher::RefreshOnce() {
     next->health = core::MetaHealth{core::MetaState::kNotConfigured, creds->MissingForGraph()};
     next->templates.reset();
     Publish(std::move(next), Status::Ok());
+    FinishAttempt();
     return Status::Ok();
   }
   const meta::GraphAuth auth{creds->ApiVersion(), creds->Get(meta::kAccessTokenKey)};
@@ -243,7 +244,21 @@ Status InventoryRefresher::RefreshOnce() {
     stats_.last_refresh_calls = calls;
   }
   Publish(std::move(next), result);
+  FinishAttempt();
   return result;
+}
+
+void InventoryRefresher::FinishAttempt() {
+  {
+    std::lock_guard lock(mu_);
+    ++attempts_;
+  }
+  cv_.notify_all();
+}
+
+bool InventoryRefresher::WaitForFirstRefresh(std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(mu_);
+  return cv_.wait_for(lock, timeout, [this] { return attempts_ > 0; });
 }
 
 void InventoryRefresher::RefreshQueuedNumbers() {

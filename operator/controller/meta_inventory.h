@@ -135,9 +135,15 @@ class InventoryRefresher {
 
   RefresherStats Stats() const;
 
+  // Waits until a full refresh attempt finished (success, failure or "not configured") since
+  // Start, or `timeout` passed; true in the first case. The controller waits for it, as for a
+  // cache sync, so first statuses show what Meta says rather than "pending" and a rewrite.
+  bool WaitForFirstRefresh(std::chrono::milliseconds timeout) const;
+
  private:
   void Loop();
   void Publish(std::shared_ptr<const MetaSnapshot> next, const Status& cause);
+  void FinishAttempt();
 
   MetaInventory& inventory_;
   meta::GraphClient& graph_;
@@ -147,7 +153,7 @@ class InventoryRefresher {
   const RefresherOptions options_;
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;
+  mutable std::condition_variable cv_;
   bool running_ = false;                  // guarded by mu_
   bool stop_ = false;                     // guarded by mu_
   bool refresh_requested_ = false;        // guarded by mu_
