@@ -159,6 +159,7 @@ class InventoryRefresher {
   bool refresh_requested_ = false;        // guarded by mu_
   std::set<std::string> queued_numbers_;  // digits; guarded by mu_
   RefresherStats stats_;                  // guarded by mu_
+  int64_t attempts_ = 0;                  // RefreshOnce calls finished; guarded by mu_
   int failures_ = 0;                      // refresh thread only
   std::thread thread_;
 };
