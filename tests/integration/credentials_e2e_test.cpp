@@ -137,6 +137,13 @@ TEST(CredentialsE2eTest, PublishesRotatesAndNeverLogsTheToken) {
     EXPECT_EQ(logs.find(secret_value), std::string::npos) << "a secret value reached the logs";
   }
   EXPECT_EQ(logs.find(cluster.token()), std::string::npos);
+
+  // Every request it made (the Secrets included) is granted by docs/operating.md's table.
+  auto requests = cluster.Requests("whatsapp-operator");
+  ASSERT_TRUE(requests);
+  EXPECT_EQ(Ungranted(DocumentedPermissions(), *requests), std::set<std::string>{})
+      << "the operator made requests docs/operating.md does not grant";
+  EXPECT_TRUE(RequestedPermissions(*requests).count("create secrets")) << DescribeWrites(*requests);
 }
 
 }  // namespace
