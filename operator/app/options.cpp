@@ -85,6 +85,25 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
       {"leader-election-id", {false, str(&o.leader_election_id)}},
       {"metrics-bind-address", {false, address(&o.metrics_bind_address)}},
       {"health-probe-bind-address", {false, address(&o.health_probe_bind_address)}},
+      {"credentials-dir",
+       {false,
+        [&o](std::string_view flag, std::string_view v) {
+          if (v.empty()) return Bad(flag, "a directory path", v);
+          o.credentials_dir = std::string(v);
+          return Status::Ok();
+        }}},
+      {"credentials-poll-interval",
+       {false,
+        [&o](std::string_view flag, std::string_view v) {
+          auto d = ParseDuration(v);
+          if (!d.ok() || *d < std::chrono::milliseconds(100) || *d > std::chrono::seconds(60)) {
+            return Bad(flag, "a duration from 100ms to 60s such as 10s", v);
+          }
+          o.credentials_poll_interval = *d;
+          return Status::Ok();
+        }}},
+      {"publish-credentials", {true, boolean(&o.publish_credentials)}},
+      {"meta-webhook-bind-address", {false, address(&o.meta_webhook_bind_address)}},
       {"max-concurrent-reconciles",
        {false,
         [&o](std::string_view flag, std::string_view v) {
@@ -155,6 +174,18 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
     }
     WAOP_RETURN_IF_ERROR(setter(name, *value));
   }
+  // One process cannot serve two listeners on one port (cpprest shares the acceptor).
+  if (o.meta_webhook_bind_address.enabled()) {
+    for (auto [flag, other] :
+         {std::pair{"metrics-bind-address", &o.metrics_bind_address},
+          std::pair{"health-probe-bind-address", &o.health_probe_bind_address}}) {
+      if (other->enabled() && other->port == o.meta_webhook_bind_address.port) {
+        return Status::InvalidArgument("--meta-webhook-bind-address: port " +
+                                       std::to_string(o.meta_webhook_bind_address.port) +
+                                       " is already used by --" + flag + "; choose another port");
+      }
+    }
+  }
   return o;
 }
 
@@ -171,6 +202,14 @@ Usage: whatsapp-operator [flags]
   --leader-election-id NAME          name of the Lease (default whatsapp-operator-leader)
   --metrics-bind-address ADDR        Prometheus /metrics (default :8080; 0 disables)
   --health-probe-bind-address ADDR   /healthz and /readyz (default :8081; 0 disables)
+  --credentials-dir DIR              the master credentials Secret, mounted as a volume
+                                     (default /etc/whatsapp-operator/credentials)
+  --credentials-poll-interval DUR    how often DIR is read again to pick up a rotation
+                                     (default 10s; 100ms to 60s)
+  --publish-credentials              publish Secret whatsapp-master-credentials into every
+                                     namespace with assignments (default true; false leaves
+                                     existing copies alone and stops managing them)
+  --meta-webhook-bind-address ADDR   Meta's webhook, /meta/webhook (default :8082; 0 disables)
   --max-concurrent-reconciles N      parallel reconciles (default 4)
   --sync-period DURATION             full resync of every assignment (default 10h)
   --log-format json|text             log line format (default json)

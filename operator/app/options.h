@@ -23,6 +23,13 @@ struct Options {
   server::BindAddress metrics_bind_address{"0.0.0.0", 8080};       // "0" disables
   server::BindAddress health_probe_bind_address{"0.0.0.0", 8081};  // "0" disables
   int max_concurrent_reconciles = 4;
+  // The master credentials Secret, mounted as a volume (SPEC section 4).
+  std::string credentials_dir = "/etc/whatsapp-operator/credentials";
+  // How often --credentials-dir is read again (a rotation shows within this; 100ms..60s).
+  std::chrono::milliseconds credentials_poll_interval{10'000};
+  // Publish Secret whatsapp-master-credentials into namespaces with assignments.
+  bool publish_credentials = true;
+  server::BindAddress meta_webhook_bind_address{"0.0.0.0", 8082};  // "0" disables
   std::chrono::seconds sync_period{10 * 3600};  // full resync of every assignment
   logging::LoggingOptions logging;              // --log-format json|text, --log-level
   bool show_version = false;

@@ -193,13 +193,12 @@ OperatorProcess::OperatorProcess(const std::string& name, const std::string& kub
   metrics_port_ = FreePort();
   probe_port_ = FreePort();
   while (probe_port_ == metrics_port_) probe_port_ = FreePort();
-  std::vector<std::string> argv = {OperatorBinary(),
-                                   "--kubeconfig",
-                                   kubeconfig,
-                                   "--metrics-bind-address",
-                                   "127.0.0.1:" + std::to_string(metrics_port_),
-                                   "--health-probe-bind-address",
-                                   "127.0.0.1:" + std::to_string(probe_port_)};
+  std::vector<std::string> argv = {
+      OperatorBinary(), "--kubeconfig", kubeconfig, "--metrics-bind-address",
+      "127.0.0.1:" + std::to_string(metrics_port_), "--health-probe-bind-address",
+      "127.0.0.1:" + std::to_string(probe_port_),
+      // Off: the default :8082 would clash between replicas.
+      "--meta-webhook-bind-address", "0"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   proc_ = std::make_unique<Process>(name, argv, log_dir);
 }

@@ -199,6 +199,9 @@ void OperatorProcess::Launch() {
       "127.0.0.1:" + std::to_string(metrics_port_),
       "--health-probe-bind-address",
       "127.0.0.1:" + std::to_string(probe_port_),
+      // Off unless a test asks for it: the default :8082 would clash between parallel tests.
+      "--meta-webhook-bind-address",
+      "0",
   };
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
   proc_.reset();  // the previous attempt, if any, is stopped first

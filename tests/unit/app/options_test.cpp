@@ -60,6 +60,45 @@ TEST(OptionsTest, BadInputNamesTheFlagAndTheExpectation) {
             "--sync-period: expected a duration of at least 1s such as 10h or 30m, got \"10x\"");
 }
 
+TEST(OptionsTest, CredentialsAndMetaWebhookFlags) {
+  auto d = ParseOptions({});
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->credentials_dir, "/etc/whatsapp-operator/credentials");
+  EXPECT_EQ(d->credentials_poll_interval, std::chrono::seconds(10));
+  EXPECT_TRUE(d->publish_credentials);
+  EXPECT_EQ(d->meta_webhook_bind_address.ToString(), "0.0.0.0:8082");
+
+  auto o = ParseOptions({"--credentials-dir", "/run/creds", "--credentials-poll-interval=500ms",
+                         "--publish-credentials=false", "--meta-webhook-bind-address=0"});
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->credentials_dir, "/run/creds");
+  EXPECT_EQ(o->credentials_poll_interval, std::chrono::milliseconds(500));
+  EXPECT_FALSE(o->publish_credentials);
+  EXPECT_FALSE(o->meta_webhook_bind_address.enabled());
+  auto local = ParseOptions({"--meta-webhook-bind-address", "127.0.0.1:9999"});
+  ASSERT_TRUE(local.ok());
+  EXPECT_EQ(local->meta_webhook_bind_address.ToString(), "127.0.0.1:9999");
+
+  EXPECT_EQ(ParseOptions({"--credentials-poll-interval=2m"}).status().message(),
+            "--credentials-poll-interval: expected a duration from 100ms to 60s such as 10s, "
+            "got \"2m\"");
+  EXPECT_EQ(ParseOptions({"--credentials-poll-interval=10ms"}).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseOptions({"--credentials-dir="}).status().message(),
+            "--credentials-dir: expected a directory path, got \"\"");
+  EXPECT_EQ(ParseOptions({"--publish-credentials=nope"}).status().message(),
+            "--publish-credentials: expected true or false, got \"nope\"");
+  EXPECT_NE(ParseOptions({"--meta-webhook-bind-address=8082"})
+                .status()
+                .message()
+                .find("--meta-webhook-bind-address"),
+            std::string::npos);
+  EXPECT_EQ(ParseOptions({"--meta-webhook-bind-address=:8080"}).status().message(),
+            "--meta-webhook-bind-address: port 8080 is already used by --metrics-bind-address; "
+            "choose another port");
+  EXPECT_TRUE(ParseOptions({"--meta-webhook-bind-address=:8080", "--metrics-bind-address=0"}).ok());
+}
+
 TEST(OptionsTest, ParsesGoDurations) {
   EXPECT_EQ(*ParseDuration("500ms"), std::chrono::milliseconds(500));
   EXPECT_EQ(*ParseDuration("2m"), std::chrono::minutes(2));
