@@ -104,6 +104,44 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
         }}},
       {"publish-credentials", {true, boolean(&o.publish_credentials)}},
       {"meta-webhook-bind-address", {false, address(&o.meta_webhook_bind_address)}},
+      {"graph-api-url",
+       {false,
+        [&o](std::string_view flag, std::string_view v) {
+          const bool http = v.starts_with("http://") || v.starts_with("https://");
+          const auto host_at = v.find("://") + 3;
+          if (!http || v.size() <= host_at || v.find_first_of("?# ") != std::string_view::npos) {
+            return Bad(flag, "an http:// or https:// URL without a query, such as "
+                             "https://graph.facebook.com", v);
+          }
+          o.graph_api_url = std::string(v);
+          while (o.graph_api_url.ends_with('/')) o.graph_api_url.pop_back();
+          return Status::Ok();
+        }}},
+      {"graph-ca-file", {false, str(&o.graph_ca_file)}},
+      {"quality-refresh-interval",
+       {false,
+        [&o](std::string_view flag, std::string_view v) {
+          auto d = ParseDuration(v);
+          if (!d.ok() || *d < std::chrono::seconds(1) || *d > std::chrono::hours(24)) {
+            return Bad(flag, "a duration from 1s to 24h such as 5m", v);
+          }
+          o.quality_refresh_interval = *d;
+          return Status::Ok();
+        }}},
+      {"required-template",
+       {false,
+        [&o](std::string_view flag, std::string_view v) {
+          for (char c : v) {
+            if (!(std::islower(static_cast<unsigned char>(c)) ||
+                  std::isdigit(static_cast<unsigned char>(c)) || c == '_')) {
+              return Bad(flag, "a template name of lower-case letters, digits and _ (or \"\")",
+                         v);
+            }
+          }
+          if (v.size() > 512) return Bad(flag, "a template name of at most 512 characters", v);
+          o.required_template = std::string(v);
+          return Status::Ok();
+        }}},
       {"max-concurrent-reconciles",
        {false,
         [&o](std::string_view flag, std::string_view v) {
@@ -210,6 +248,13 @@ Usage: whatsapp-operator [flags]
                                      namespace with assignments (default true; false leaves
                                      existing copies alone and stops managing them)
   --meta-webhook-bind-address ADDR   Meta's webhook, /meta/webhook (default :8082; 0 disables)
+  --graph-api-url URL                the Meta Graph API (default https://graph.facebook.com)
+  --graph-ca-file PATH               PEM CA bundle trusted for an https Graph API URL instead
+                                     of the system roots (default: system roots)
+  --quality-refresh-interval DUR     how often the phone numbers and quality ratings are
+                                     listed (default 5m; 1s to 24h)
+  --required-template NAME           the message template TemplateApproved checks in each
+                                     tenant's language (default po_notification; "" = none)
   --max-concurrent-reconciles N      parallel reconciles (default 4)
   --sync-period DURATION             full resync of every assignment (default 10h)
   --log-format json|text             log line format (default json)

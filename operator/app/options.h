@@ -30,6 +30,13 @@ struct Options {
   // Publish Secret whatsapp-master-credentials into namespaces with assignments.
   bool publish_credentials = true;
   server::BindAddress meta_webhook_bind_address{"0.0.0.0", 8082};  // "0" disables
+  // The Meta Graph API (SPEC section 5): base URL, how often the inventory is listed, the
+  // message template whose approval TemplateApproved reports ("" = no check), and a PEM CA
+  // bundle trusted for an https base URL instead of the system roots ("" = system roots).
+  std::string graph_api_url = "https://graph.facebook.com";
+  std::chrono::milliseconds quality_refresh_interval{5 * 60'000};
+  std::string required_template = "po_notification";
+  std::string graph_ca_file;
   std::chrono::seconds sync_period{10 * 3600};  // full resync of every assignment
   logging::LoggingOptions logging;              // --log-format json|text, --log-level
   bool show_version = false;

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -10,6 +11,7 @@
 
 #include "api/types.h"
 #include "app/credentials_wiring.h"
+#include "app/meta_wiring.h"
 #include "app/ready_reasons.h"
 #include "common/logging.h"
 #include "controller/assignment_reconciler.h"
@@ -148,7 +150,11 @@ int Run(const Options& o, server::SignalHandler& signals) {
   controller::InformerView view(assignments, config_maps, phone_numbers);
   const std::string identity = Identity();
   controller::EventRecorder events(*client, clock, std::string(core::kOperatorName), identity);
-  controller::AssignmentReconciler reconciler(view, *client, events, clock);
+  // Meta's side of the inventory as last read (app/meta_wiring.h keeps it current).
+  controller::MetaInventory inventory;
+  controller::ReconcilerOptions reconciler_options;
+  reconciler_options.meta = &inventory;
+  controller::AssignmentReconciler reconciler(view, *client, events, clock, reconciler_options);
   controller::WorkQueue queue(clock, nullptr, (*metrics)->queue_metrics());
   (*metrics)->WatchQueue(&queue);
 
@@ -215,15 +221,13 @@ int Run(const Options& o, server::SignalHandler& signals) {
 
   // ---- Master credentials: the mounted Secret, its publication into tenant namespaces, and
   // Meta's webhook (app/credentials_wiring.h). ----
-  // Verified phone_number_quality_update deliveries from Meta. TODO(lead): hand them to the
-  // inventory refresher (an immediate refresh of that number); logged until then.
+  // Verified phone_number_quality_update deliveries from Meta go to the inventory refresher,
+  // set up below once the credentials are (it needs them); until then they are refused.
+  std::atomic<MetaParts*> meta_parts{nullptr};
   meta::MetaWebhookHandler::QualityUpdateCallback on_quality_update =
-      [](const meta::QualityUpdate& u) {
-        Log(lvl::info, "Meta reported a phone number quality update",
-            {{"displayPhoneNumber", u.display_phone_number},
-             {"event", u.event},
-             {"currentLimit", u.current_limit},
-             {"wabaId", u.waba_id}});
+      [&meta_parts](const meta::QualityUpdate& u) {
+        MetaParts* m = meta_parts.load();
+        return m != nullptr && m->OnQualityUpdate(u);
       };
   auto credentials =
       CredentialsParts::SetUp(o, *client, assignments, events, mgr, clock, on_quality_update);
@@ -233,6 +237,17 @@ int Run(const Options& o, server::SignalHandler& signals) {
     return 1;
   }
   // ---- end of master credentials ----
+
+  // Meta's inventory: the Graph client and the refresher (leader-only, before the controller).
+  auto meta_wiring = MetaParts::SetUp(o, (*credentials)->credentials(), inventory, view, assignments,
+                               phone_numbers, queue, events, registry, mgr, clock);
+  if (!meta_wiring.ok()) {
+    Log(lvl::err, "cannot set up the Meta Graph API client",
+        {{"error", meta_wiring.status().message()}});
+    return 1;
+  }
+  (*credentials)->OnCredentialsChange([m = meta_wiring->get()] { m->OnCredentialsChange(); });
+  meta_parts.store(meta_wiring->get());
 
   mgr.AddLeaderOnly(std::make_unique<manager::ControllerRunnable>(
       workers, o.max_concurrent_reconciles,

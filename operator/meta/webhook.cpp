@@ -263,14 +263,16 @@ WebhookResponse MetaWebhookHandler::Notify(const WebhookRequest& request) const 
   if (!updates) {
     return Reject(400, "body is not a JSON object (or nests too deep)\n", "malformed JSON");
   }
+  bool refused = false;
   for (const QualityUpdate& u : *updates) {
     logging::Log(lvl::debug, "Meta webhook: phone number quality update",
                  {{"displayPhoneNumber", u.display_phone_number},
                   {"event", u.event},
                   {"currentLimit", u.current_limit},
                   {"wabaId", u.waba_id}});
-    if (on_quality_update_) on_quality_update_(u);
+    if (on_quality_update_ && !on_quality_update_(u)) refused = true;
   }
+  if (refused) return Text(503, "not the leader; deliver again later\n");
   return Text(200, "");
 }
 

@@ -14,7 +14,9 @@
 //        400 when the body is not JSON, nests deeper than kMaxWebhookJsonDepth, or is not an
 //            object;
 //        200 otherwise: every entry[].changes[] with field "phone_number_quality_update" is
-//            passed to the callback; other fields and malformed changes are ignored.
+//            passed to the callback; other fields and malformed changes are ignored. When the
+//            callback refuses an update (returns false: this replica does not lead, so nothing
+//            would act on it), 503, so Meta delivers it again later, perhaps to the leader.
 //   Other paths: 404. Other methods on /meta/webhook: 405 (with an Allow header's value in the
 //   body text).
 //
@@ -86,7 +88,8 @@ std::optional<std::vector<QualityUpdate>> ParseQualityUpdates(std::string_view b
 
 class MetaWebhookHandler {
  public:
-  using QualityUpdateCallback = std::function<void(const QualityUpdate&)>;
+  // Returns false when the update cannot be acted on here (see 503 above).
+  using QualityUpdateCallback = std::function<bool(const QualityUpdate&)>;
 
   MetaWebhookHandler(const CredentialsSource& credentials, QualityUpdateCallback on_quality_update)
       : credentials_(credentials), on_quality_update_(std::move(on_quality_update)) {}

@@ -118,6 +118,12 @@ std::vector<double> ExponentialBuckets(double start, double factor, int count) {
 }
 
 template <typename T>
+void Family<T>::RetainOnly(const std::set<std::vector<std::string>>& keep) {
+  std::lock_guard lock(mu_);
+  std::erase_if(series_, [&](const auto& entry) { return !keep.contains(entry.first); });
+}
+
+template <typename T>
 T& Family<T>::WithLabels(const std::vector<std::string>& values) {
   if (values.size() != label_names_.size()) {
     std::fprintf(stderr, "metric %s: got %zu label values, want %zu\n", name_.c_str(),

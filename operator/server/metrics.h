@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -81,6 +82,10 @@ class Family {
   T& WithLabels(const std::vector<std::string>& values);
   // The series with no labels (for families declared without label names).
   T& Get() { return WithLabels({}); }
+  // Drops every series whose label values are not in `keep` (a gauge per phone number whose
+  // number is gone). References to dropped series must not be used afterwards: only for series
+  // that are looked up at each use, as a collect hook does.
+  void RetainOnly(const std::set<std::vector<std::string>>& keep);
 
  private:
   friend class Registry;

@@ -60,6 +60,33 @@ TEST(OptionsTest, BadInputNamesTheFlagAndTheExpectation) {
             "--sync-period: expected a duration of at least 1s such as 10h or 30m, got \"10x\"");
 }
 
+TEST(OptionsTest, GraphApiFlags) {
+  auto d = ParseOptions({});
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->graph_api_url, "https://graph.facebook.com");
+  EXPECT_EQ(d->quality_refresh_interval, std::chrono::minutes(5));
+  EXPECT_EQ(d->required_template, "po_notification");
+  EXPECT_EQ(d->graph_ca_file, "");
+
+  auto o = ParseOptions({"--graph-api-url=http://127.0.0.1:1234/", "--quality-refresh-interval",
+                         "30s", "--required-template=", "--graph-ca-file=/ca.pem"});
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->graph_api_url, "http://127.0.0.1:1234") << "trailing slash dropped";
+  EXPECT_EQ(o->quality_refresh_interval, std::chrono::seconds(30));
+  EXPECT_EQ(o->required_template, "");
+  EXPECT_EQ(o->graph_ca_file, "/ca.pem");
+
+  EXPECT_EQ(ParseOptions({"--graph-api-url=graph.facebook.com"}).status().message(),
+            "--graph-api-url: expected an http:// or https:// URL without a query, such as "
+            "https://graph.facebook.com, got \"graph.facebook.com\"");
+  EXPECT_EQ(ParseOptions({"--graph-api-url=https://x?a=1"}).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseOptions({"--quality-refresh-interval=0s"}).status().message(),
+            "--quality-refresh-interval: expected a duration from 1s to 24h such as 5m, got \"0s\"");
+  EXPECT_EQ(ParseOptions({"--required-template=PO Notification"}).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
 TEST(OptionsTest, CredentialsAndMetaWebhookFlags) {
   auto d = ParseOptions({});
   ASSERT_TRUE(d.ok());

@@ -44,7 +44,10 @@ class WebhookTest : public ::testing::Test {
  protected:
   explicit WebhookTest(MasterCredentials c = Creds())
       : source_(std::move(c)),
-        handler_(source_, [this](const QualityUpdate& u) { updates_.push_back(u); }) {}
+        handler_(source_, [this](const QualityUpdate& u) {
+          updates_.push_back(u);
+          return accept_;
+        }) {}
 
   WebhookResponse Post(const std::string& body, std::optional<std::string> signature,
                        std::string header_name = "X-Hub-Signature-256") {
@@ -62,6 +65,7 @@ class WebhookTest : public ::testing::Test {
   StaticCredentialsSource source_;
   MetaWebhookHandler handler_;
   std::vector<QualityUpdate> updates_;
+  bool accept_ = true;  // what the callback answers
 };
 
 TEST_F(WebhookTest, SignatureHeaderValueMatchesAKnownVector) {
@@ -77,6 +81,15 @@ TEST_F(WebhookTest, ValidSignatureDeliversEveryQualityUpdate) {
   EXPECT_EQ(updates_[0], (QualityUpdate{"34612345678", "DOWNGRADE", "TIER_1K", "1029384756"}));
   EXPECT_EQ(updates_[1], (QualityUpdate{"34600000001", "FLAGGED", "", "1029384756"}));
   EXPECT_EQ(updates_[2], (QualityUpdate{"34699999999", "UPGRADE", "TIER_10K", "5555"}));
+}
+
+TEST_F(WebhookTest, AnUpdateNoOneCanActOnIs503SoMetaDeliversItAgain) {
+  accept_ = false;  // a standby replica: its refresher does not run
+  auto r = PostSigned(kPayload);
+  EXPECT_EQ(r.status, 503);
+  EXPECT_FALSE(updates_.empty()) << "the callback was asked";
+  accept_ = true;
+  EXPECT_EQ(PostSigned(kPayload).status, 200);
 }
 
 TEST_F(WebhookTest, HeaderNameAndHexAreCaseInsensitive) {

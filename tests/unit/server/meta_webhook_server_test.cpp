@@ -76,6 +76,7 @@ TEST(MetaWebhookServerTest, ServesTheHandlerOverHttp) {
   meta::MetaWebhookHandler handler(source, [&](const meta::QualityUpdate& u) {
     std::lock_guard lock(mu);
     updates.push_back(u);
+    return true;
   });
   std::unique_ptr<MetaWebhookServer> server;
   std::uint16_t port = 0;
