@@ -271,8 +271,10 @@ GraphServer::FaultDecision GraphServer::TakeFaults(const std::string& path) {
 
 std::string GraphServer::NextBase(const HttpRequest& req) const {
   if (!next_base_url_.empty()) return next_base_url_;
+  // The Host header says how the client reached us (e.g. through a port-forward); one without
+  // a port is taken as incomplete and the listening URL is used instead.
   std::string host = req.Header("host");
-  if (!host.empty()) return "http://" + host;
+  if (host.find(':') != std::string::npos) return "http://" + host;
   return default_base_url_;
 }
 
