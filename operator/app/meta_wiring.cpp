@@ -63,9 +63,8 @@ std::optional<nlohmann::json> OwnPod() {
   const char* name = std::getenv("POD_NAME");
   const char* ns = std::getenv("POD_NAMESPACE");
   if (name == nullptr || ns == nullptr || *name == '\0' || *ns == '\0') return std::nullopt;
-  return nlohmann::json{{"apiVersion", "v1"},
-                        {"kind", "Pod"},
-                        {"metadata", {{"name", name}, {"namespace", ns}}}};
+  return nlohmann::json{
+      {"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", {{"name", name}, {"namespace", ns}}}};
 }
 
 }  // namespace
@@ -123,8 +122,8 @@ Result<std::unique_ptr<MetaParts>> MetaParts::SetUp(
   ro.on_health_change = [&events](const core::MetaHealth&, const core::MetaHealth& after,
                                   const Status& cause) {
     const core::ConditionSpec c = core::QualitySyncedCondition(after, "");
-    const bool bad = after.state != core::MetaState::kSynced &&
-                     after.state != core::MetaState::kPending;
+    const bool bad =
+        after.state != core::MetaState::kSynced && after.state != core::MetaState::kPending;
     logging::LogFields fields = {{"reason", std::string(c.reason)}};
     if (!cause.ok()) fields.push_back({"error", cause.message()});
     Log(bad ? lvl::warn : lvl::info, c.message, fields);
@@ -142,10 +141,10 @@ Result<std::unique_ptr<MetaParts>> MetaParts::SetUp(
       keep.insert(std::move(labels));
     }
     quality->RetainOnly(keep);
-    for (auto state : {core::MetaState::kNotConfigured, core::MetaState::kPending,
-                       core::MetaState::kSynced, core::MetaState::kUnavailable,
-                       core::MetaState::kRateLimited, core::MetaState::kTokenRejected,
-                       core::MetaState::kError}) {
+    for (auto state :
+         {core::MetaState::kNotConfigured, core::MetaState::kPending, core::MetaState::kSynced,
+          core::MetaState::kUnavailable, core::MetaState::kRateLimited,
+          core::MetaState::kTokenRejected, core::MetaState::kError}) {
       sync_state->WithLabels({std::string(core::MetaStateReason(state))})
           .Set(snapshot->health.state == state ? 1 : 0);
     }

@@ -110,8 +110,10 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
           const bool http = v.starts_with("http://") || v.starts_with("https://");
           const auto host_at = v.find("://") + 3;
           if (!http || v.size() <= host_at || v.find_first_of("?# ") != std::string_view::npos) {
-            return Bad(flag, "an http:// or https:// URL without a query, such as "
-                             "https://graph.facebook.com", v);
+            return Bad(flag,
+                       "an http:// or https:// URL without a query, such as "
+                       "https://graph.facebook.com",
+                       v);
           }
           o.graph_api_url = std::string(v);
           while (o.graph_api_url.ends_with('/')) o.graph_api_url.pop_back();
@@ -134,8 +136,7 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
           for (char c : v) {
             if (!(std::islower(static_cast<unsigned char>(c)) ||
                   std::isdigit(static_cast<unsigned char>(c)) || c == '_')) {
-              return Bad(flag, "a template name of lower-case letters, digits and _ (or \"\")",
-                         v);
+              return Bad(flag, "a template name of lower-case letters, digits and _ (or \"\")", v);
             }
           }
           if (v.size() > 512) return Bad(flag, "a template name of at most 512 characters", v);

@@ -239,8 +239,9 @@ int Run(const Options& o, server::SignalHandler& signals) {
   // ---- end of master credentials ----
 
   // Meta's inventory: the Graph client and the refresher (leader-only, before the controller).
-  auto meta_wiring = MetaParts::SetUp(o, (*credentials)->credentials(), inventory, view, assignments,
-                               phone_numbers, queue, events, registry, mgr, clock);
+  auto meta_wiring =
+      MetaParts::SetUp(o, (*credentials)->credentials(), inventory, view, assignments,
+                       phone_numbers, queue, events, registry, mgr, clock);
   if (!meta_wiring.ok()) {
     Log(lvl::err, "cannot set up the Meta Graph API client",
         {{"error", meta_wiring.status().message()}});

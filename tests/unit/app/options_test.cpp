@@ -81,8 +81,9 @@ TEST(OptionsTest, GraphApiFlags) {
             "https://graph.facebook.com, got \"graph.facebook.com\"");
   EXPECT_EQ(ParseOptions({"--graph-api-url=https://x?a=1"}).status().code(),
             StatusCode::kInvalidArgument);
-  EXPECT_EQ(ParseOptions({"--quality-refresh-interval=0s"}).status().message(),
-            "--quality-refresh-interval: expected a duration from 1s to 24h such as 5m, got \"0s\"");
+  EXPECT_EQ(
+      ParseOptions({"--quality-refresh-interval=0s"}).status().message(),
+      "--quality-refresh-interval: expected a duration from 1s to 24h such as 5m, got \"0s\"");
   EXPECT_EQ(ParseOptions({"--required-template=PO Notification"}).status().code(),
             StatusCode::kInvalidArgument);
 }

@@ -43,8 +43,7 @@ MasterCredentials Creds(bool with_secret = true, bool with_verify = true) {
 class WebhookTest : public ::testing::Test {
  protected:
   explicit WebhookTest(MasterCredentials c = Creds())
-      : source_(std::move(c)),
-        handler_(source_, [this](const QualityUpdate& u) {
+      : source_(std::move(c)), handler_(source_, [this](const QualityUpdate& u) {
           updates_.push_back(u);
           return accept_;
         }) {}
