@@ -80,10 +80,13 @@ std::string Quote(std::string_view line) {
 }  // namespace
 
 Result<WatchEvent> WatchDecoder::DecodeLine(std::string_view line) {
+  if (JsonNestingDepth(line) > kMaxJsonDepth) {
+    return Status::InvalidArgument("watch stream: line " + Quote(line) + " is nested deeper than " +
+                                   std::to_string(kMaxJsonDepth) + " levels");
+  }
   auto parsed = ParseJsonBounded(line);
   if (!parsed.ok()) {
-    return Status::InvalidArgument("watch stream: line " + Quote(line) + ": " +
-                                   parsed.status().message());
+    return Status::InvalidArgument("watch stream: line " + Quote(line) + " is not JSON");
   }
   json& j = *parsed;
   if (!j.is_object()) {
