@@ -3,13 +3,17 @@
 SHELL := /bin/bash
 BUILD_DIR ?= build
 ASAN_DIR ?= build-asan
+FUZZ_DIR ?= build-fuzz
+# How long `make fuzz` (and so `make test`) runs each fuzz target; `make fuzz FUZZ_SECONDS=120`
+# for a longer run.
+FUZZ_SECONDS ?= 5
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 DEPS := g++ cmake ninja-build pkg-config libcpprest-dev libyaml-cpp-dev nlohmann-json3-dev \
         libspdlog-dev libssl-dev libgtest-dev libgmock-dev python3-yaml python3-jsonschema \
-        clang-format openssl lua5.4
+        clang-format openssl lua5.4 clang libclang-rt-14-dev
 
-.PHONY: all deps build build-asan test test-fast bench format clean
+.PHONY: all deps build build-asan fuzz fuzz-build test test-fast bench format clean
 
 all: build
 
@@ -41,11 +45,26 @@ build: deps $(BUILD_DIR)/build.ninja
 build-asan: deps $(ASAN_DIR)/build.ninja
 	cmake --build $(ASAN_DIR) -j $(JOBS)
 
-# Every test, then the whole suite again under AddressSanitizer + UBSan.
-test: build build-asan
+# libFuzzer targets (fuzz/), built by clang with ASan and UBSan in a build of their own.
+$(FUZZ_DIR)/build.ninja:
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DWAOP_FUZZ=ON -DWAOP_FUZZ_SECONDS=$(FUZZ_SECONDS) $(CMAKE_FLAGS)
+
+fuzz-build: deps $(FUZZ_DIR)/build.ninja
+	cmake -S . -B $(FUZZ_DIR) -DWAOP_FUZZ_SECONDS=$(FUZZ_SECONDS) > /dev/null
+	cmake --build $(FUZZ_DIR) -j $(JOBS)
+
+# Runs every fuzz target for FUZZ_SECONDS from its seed corpus (fuzz/corpus/<target>/).
+fuzz: fuzz-build
+	ctest --test-dir $(FUZZ_DIR) --output-on-failure -j $(JOBS)
+
+# Every test, then the whole suite again under AddressSanitizer + UBSan, then each fuzz target
+# briefly.
+test: build build-asan fuzz-build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS) --timeout 600
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_DIR) --output-on-failure -j $(JOBS) --timeout 900
+	ctest --test-dir $(FUZZ_DIR) --output-on-failure -j $(JOBS)
 
 # The optimised build only, for quick iteration.
 test-fast: build
@@ -59,4 +78,4 @@ format: deps
 	git ls-files '*.cpp' '*.h' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(FUZZ_DIR)

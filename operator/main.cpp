@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   // operator's CPU waking threads (measured by operator_bench).
   waop::kube::SetHttpThreads(waop::kube::DefaultHttpThreads());
   waop::logging::SetUpLogging(options->logging);
+  waop::logging::InstallTerminateHandler();
   auto signals = waop::server::SignalHandler::Install();
   if (!signals.ok()) {
     std::fprintf(stderr, "whatsapp-operator: %s\n", signals.status().message().c_str());

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <string>
 
+#include "common/json.h"
+
 namespace waop::api {
 namespace {
 
@@ -246,11 +248,9 @@ void PutTime(json& j, const char* key, const std::optional<WallTime>& t) {
 }  // namespace
 
 Result<nlohmann::json> ParseJsonText(std::string_view text) {
-  try {
-    return json::parse(text);
-  } catch (const json::exception& e) {
-    return Status::InvalidArgument(std::string("invalid JSON: ") + e.what());
-  }
+  auto parsed = ParseJsonBounded(text);
+  if (!parsed.ok()) return Status::InvalidArgument("invalid JSON: " + parsed.status().message());
+  return parsed;
 }
 
 FieldErrors ParseObjectMetaInto(const json& metadata, std::string_view path, ObjectMeta* out) {

@@ -1,6 +1,7 @@
 #include "app/ready_reasons.h"
 
 #include "api/types.h"
+#include "common/json.h"
 
 namespace waop::app {
 
@@ -11,7 +12,7 @@ std::string ReadyReason(const nlohmann::json& assignment) {
   auto conditions = status->find("conditions");
   if (conditions == status->end() || !conditions->is_array()) return reason;
   for (const auto& c : *conditions) {
-    if (!c.is_object() || c.value("type", "") != api::kConditionReady) continue;
+    if (!c.is_object() || JsonString(c, "type") != api::kConditionReady) continue;
     auto r = c.find("reason");
     if (r != c.end() && r->is_string() && !r->get_ref<const std::string&>().empty()) {
       reason = r->get<std::string>();

@@ -100,6 +100,10 @@ int Run(const Options& o, server::SignalHandler& signals) {
       Log(lvl::warn, "watch interrupted, will resume",
           {{"resource", name}, {"error", s.message()}});
     };
+    io.on_bad_object = [name = type.resource](const Status& s) {
+      Log(lvl::warn, "skipped an object that cannot be read",
+          {{"resource", name}, {"error", s.message()}});
+    };
     return io;
   };
   kube::Informer assignments(*client, informer_options(kube::resources::kWhatsAppAssignments, ""));

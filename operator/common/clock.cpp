@@ -18,6 +18,11 @@ std::string FormatBase(WallTime t, std::tm* tm_out) {
   return buf;
 }
 
+// 1678-01-01T00:00:00Z and 2262-04-10T23:59:59Z: whole days inside what a WallTime holds, with
+// room for a fraction of a second.
+constexpr long long kMinRfc3339Seconds = -9'214'560'000LL;
+constexpr long long kMaxRfc3339Seconds = 9'223'286'399LL;
+
 bool ParseDigits(std::string_view s, size_t pos, size_t n, int* out) {
   if (pos + n > s.size()) return false;
   int v = 0;
@@ -101,9 +106,15 @@ Result<WallTime> ParseRfc3339(std::string_view s) {
   std::chrono::year_month_day ymd{std::chrono::year(year), std::chrono::month(mon),
                                   std::chrono::day(day)};
   if (!ymd.ok()) return bad("no such date");
-  auto days = std::chrono::sys_days(ymd);
-  auto t = WallTime(days.time_since_epoch()) + std::chrono::hours(hour) +
-           std::chrono::minutes(min) + std::chrono::seconds(sec - offset_secs) +
+  // WallTime counts nanoseconds in 64 bits: 1677-09-21 to 2262-04-11. The API server accepts
+  // years 0000-9999, so a time outside what fits is an error here, not an overflow.
+  const long long secs = static_cast<long long>(std::chrono::sys_days(ymd).time_since_epoch() /
+                                                std::chrono::seconds(1)) +
+                         hour * 3600LL + min * 60LL + sec - offset_secs;
+  if (secs < kMinRfc3339Seconds || secs > kMaxRfc3339Seconds) {
+    return bad("out of range (the operator handles times from 1678-01-01 to 2262-04-10)");
+  }
+  auto t = WallTime(std::chrono::duration_cast<WallTime::duration>(std::chrono::seconds(secs))) +
            std::chrono::duration_cast<WallTime::duration>(std::chrono::nanoseconds(nanos));
   return t;
 }

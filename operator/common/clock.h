@@ -38,6 +38,8 @@ std::string FormatRfc3339(WallTime t);
 // "2026-11-26T10:00:00.123456Z" (UTC, microseconds), as metav1.MicroTime serialises (Leases).
 std::string FormatRfc3339Micro(WallTime t);
 // Accepts "YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm)". InvalidArgument names what was wrong.
+// A WallTime holds 1677-09-21 to 2262-04-11 (64-bit nanoseconds); times before 1678-01-01 or
+// after 2262-04-10T23:59:59Z (UTC) are InvalidArgument ("out of range"), never wrapped.
 Result<WallTime> ParseRfc3339(std::string_view text);
 
 }  // namespace waop

@@ -4,6 +4,10 @@
 #include <spdlog/sinks/stdout_sinks.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
 #include <nlohmann/json.hpp>
 #include <shared_mutex>
 
@@ -165,6 +169,37 @@ void SetUpLogging(const LoggingOptions& options, spdlog::sink_ptr sink) {
   logger->flush_on(spdlog::level::trace);  // one line, one write: nothing lost on a crash
   spdlog::set_default_logger(logger);
 }
+
+namespace {
+
+[[noreturn]] void LogAndAbort() {
+  static std::atomic<bool> entered{false};
+  if (!entered.exchange(true)) {
+    std::string what = "no exception in flight";
+    if (std::exception_ptr e = std::current_exception()) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        what = std::string("uncaught exception: ") + ex.what();
+      } catch (...) {
+        what = "uncaught non-standard exception";
+      }
+    }
+    try {
+      Log(spdlog::level::critical, "std::terminate called; aborting", {{"error", what}});
+      spdlog::default_logger()->flush();
+    } catch (...) {
+      // The logger is what failed: fall back to a bare line.
+      std::fprintf(stderr, "whatsapp-operator: std::terminate called (%s); aborting\n",
+                   what.c_str());
+    }
+  }
+  std::abort();
+}
+
+}  // namespace
+
+void InstallTerminateHandler() { std::set_terminate(LogAndAbort); }
 
 std::shared_ptr<spdlog::logger> NamedLogger(const std::string& name) {
   return spdlog::default_logger()->clone(name);

@@ -41,6 +41,11 @@ struct LoggingOptions {
 // Replaces spdlog's default logger with one writing to `sink` (stderr when null) in `format`.
 void SetUpLogging(const LoggingOptions& options, spdlog::sink_ptr sink = nullptr);
 
+// Makes std::terminate (an exception escaping a thread, a noexcept violation) log one
+// critical line naming the exception ("std::terminate called; aborting") before it aborts, so
+// a crash that still happens is never silent. Idempotent; call after SetUpLogging.
+void InstallTerminateHandler();
+
 // A logger named `name` ("controller", "leader-election") sharing the default logger's sinks,
 // level and format.
 std::shared_ptr<spdlog::logger> NamedLogger(const std::string& name);

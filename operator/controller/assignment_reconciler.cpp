@@ -4,6 +4,7 @@
 #include <set>
 
 #include "api/json.h"
+#include "common/json.h"
 #include "common/logging.h"
 #include "core/settings.h"
 #include "core/status.h"
@@ -308,14 +309,16 @@ Status AssignmentReconciler::DeleteLoserConfigMap(const api::Assignment& a) {
   if (!cached) return Status::Ok();
   // Only a ConfigMap this assignment controls: never touch one someone else made.
   bool ours = false;
-  if (auto refs = cached->find("metadata"); refs != cached->end()) {
-    for (const auto& ref : refs->value("ownerReferences", nlohmann::json::array())) {
-      if (ref.value("uid", "") == a.metadata.uid && ref.value("controller", false)) ours = true;
+  const nlohmann::json* meta = JsonObject(*cached, "metadata");
+  if (meta == nullptr) return Status::Ok();
+  if (auto refs = meta->find("ownerReferences"); refs != meta->end() && refs->is_array()) {
+    for (const auto& ref : *refs) {
+      if (JsonString(ref, "uid") == a.metadata.uid && JsonBool(ref, "controller")) ours = true;
     }
   }
   if (!ours) return Status::Ok();
   kube::DeleteOptions options;
-  options.precondition_uid = cached->at("metadata").value("uid", "");
+  options.precondition_uid = JsonString(*meta, "uid");
   Status s = client_.Delete(kube::resources::kConfigMaps, a.metadata.ns,
                             core::SettingsConfigMapName(a.metadata.name), options);
   if (s.ok() || s.code() == StatusCode::kNotFound) {
@@ -518,12 +521,14 @@ std::vector<Request> AssignmentReconciler::RequestsForAssignmentChange(
 }
 
 std::optional<Request> AssignmentReconciler::OwnerOfConfigMap(const nlohmann::json& config_map) {
-  auto meta = config_map.find("metadata");
-  if (meta == config_map.end() || !meta->is_object()) return std::nullopt;
-  for (const auto& ref : meta->value("ownerReferences", nlohmann::json::array())) {
-    if (ref.value("kind", "") == api::kAssignmentKind && ref.value("controller", false) &&
-        ref.value("apiVersion", "").rfind(std::string(api::kGroup) + "/", 0) == 0) {
-      return Request::Assignment(meta->value("namespace", ""), ref.value("name", ""));
+  const nlohmann::json* meta = JsonObject(config_map, "metadata");
+  if (meta == nullptr) return std::nullopt;
+  auto refs = meta->find("ownerReferences");
+  if (refs == meta->end() || !refs->is_array()) return std::nullopt;
+  for (const auto& ref : *refs) {
+    if (JsonString(ref, "kind") == api::kAssignmentKind && JsonBool(ref, "controller") &&
+        JsonString(ref, "apiVersion").rfind(std::string(api::kGroup) + "/", 0) == 0) {
+      return Request::Assignment(JsonString(*meta, "namespace"), JsonString(ref, "name"));
     }
   }
   return std::nullopt;

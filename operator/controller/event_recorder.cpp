@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "common/json.h"
 #include "common/logging.h"
 #include "kube/client.h"
 
@@ -76,8 +77,8 @@ Status EventRecorder::Create(const nlohmann::json& object, const std::string& ns
                              std::string_view type, std::string_view reason,
                              std::string_view message) {
   std::string now = FormatRfc3339(clock_.Now());
-  nlohmann::json involved = {{"apiVersion", object.value("apiVersion", "")},
-                             {"kind", object.value("kind", "")},
+  nlohmann::json involved = {{"apiVersion", JsonString(object, "apiVersion")},
+                             {"kind", JsonString(object, "kind")},
                              {"name", Str(object, "metadata", "name")},
                              {"uid", Str(object, "metadata", "uid")}};
   if (!Str(object, "metadata", "namespace").empty()) {

@@ -1,8 +1,12 @@
 #include "controller/leader_election.h"
 
 #include <algorithm>
+#include <exception>
+#include <limits>
 #include <utility>
 #include <vector>
+
+#include "common/logging.h"
 
 namespace waop::controller {
 namespace {
@@ -61,10 +65,18 @@ Result<LeaseRecord> LeaseFromJson(const nlohmann::json& lease) {
   for (auto [key, target] : {std::pair{"leaseDurationSeconds", &record.lease_duration_seconds},
                              std::pair{"leaseTransitions", &record.lease_transitions}}) {
     if (auto f = spec.find(key); f != spec.end() && !f->is_null()) {
-      if (!f->is_number_integer()) {
-        return Status::InvalidArgument(std::string("Lease spec.") + key + ": expected an integer");
+      // int32 in the API; anything else would wrap in the conversion.
+      const bool in_range =
+          f->is_number_unsigned()
+              ? f->get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<int32_t>::max())
+              : f->is_number_integer() &&
+                    f->get<int64_t>() >= std::numeric_limits<int32_t>::min() &&
+                    f->get<int64_t>() <= std::numeric_limits<int32_t>::max();
+      if (!in_range) {
+        return Status::InvalidArgument(std::string("Lease spec.") + key +
+                                       ": expected an integer that fits in 32 bits");
       }
-      *target = f->get<int>();
+      *target = static_cast<int>(f->get<int64_t>());
     }
   }
   for (auto [key, target] : {std::pair{"acquireTime", &record.acquire_time},
@@ -138,7 +150,21 @@ Status LeaderElector::Start() {
 void LeaderElector::Loop() {
   bool poked = false;
   while (true) {
-    const MonoTime next = Step(poked);
+    // The top of the elector's thread: a throw (from a callback, or a bug) is logged and the
+    // elector carries on at its next retry; leadership still ends at the renew deadline when
+    // renewals keep failing, as IsLeader() checks it.
+    MonoTime next;
+    try {
+      next = Step(poked);
+    } catch (const std::exception& e) {
+      logging::Log(spdlog::level::err, "leader election step threw; retrying",
+                   {{"lease", config_.lease_name}, {"error", e.what()}});
+      next = clock_.Mono() + config_.retry_period;
+    } catch (...) {
+      logging::Log(spdlog::level::err, "leader election step threw; retrying",
+                   {{"lease", config_.lease_name}, {"error", "a non-standard exception"}});
+      next = clock_.Mono() + config_.retry_period;
+    }
     std::unique_lock lock(thread_mu_);
     if (stop_) return;
     const auto wait =

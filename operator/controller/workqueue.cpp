@@ -231,7 +231,21 @@ void Controller::Stop() {
 }
 
 void Controller::Worker() {
-  while (auto key = queue_.Get()) ProcessOne(*key);
+  // The top of a worker thread. ProcessOne already turns a throwing reconcile into an error
+  // result; this catches the rest (memory exhaustion, a throwing metrics hook), logs it and
+  // keeps the worker serving the queue.
+  for (;;) {
+    try {
+      while (auto key = queue_.Get()) ProcessOne(*key);
+      return;
+    } catch (const std::exception& e) {
+      logging::Log(spdlog::level::err, "controller worker caught an exception; continuing",
+                   {{"controller", name_}, {"error", e.what()}});
+    } catch (...) {
+      logging::Log(spdlog::level::err, "controller worker caught an exception; continuing",
+                   {{"controller", name_}, {"error", "a non-standard exception"}});
+    }
+  }
 }
 
 void Controller::ProcessOne(const std::string& key) {

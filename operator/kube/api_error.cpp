@@ -1,19 +1,35 @@
 #include "kube/api_error.h"
 
 #include <charconv>
+#include <cmath>
 #include <nlohmann/json.hpp>
+
+#include "common/json.h"
 
 namespace waop::kube {
 namespace {
 
 constexpr std::string_view kRetryMarker = " (retry after ";
 
+// A retry hint is taken when it is a whole number of seconds >= 0; hints above kMaxRetryAfter
+// are clamped to it (an hour is already longer than any server means; larger values would
+// only overflow later arithmetic). Negative, fractional-overflowing or non-numeric hints are
+// ignored.
+std::optional<std::chrono::seconds> ClampRetryAfter(long double v) {
+  if (!std::isfinite(v) || v < 0) return std::nullopt;
+  if (v > static_cast<long double>(kMaxRetryAfter.count())) return kMaxRetryAfter;
+  return std::chrono::seconds(static_cast<long long>(v));
+}
+
 std::optional<std::chrono::seconds> ParseSeconds(std::string_view s) {
   long long v = 0;
   const auto* end = s.data() + s.size();
   auto [ptr, ec] = std::from_chars(s.data(), end, v);
+  if (ec == std::errc::result_out_of_range && ptr == end && !s.empty() && s[0] != '-') {
+    return kMaxRetryAfter;  // all digits, just too many of them
+  }
   if (ec != std::errc() || ptr != end || v < 0) return std::nullopt;
-  return std::chrono::seconds(v);
+  return ClampRetryAfter(static_cast<long double>(v));
 }
 
 std::string Summarize(std::string_view body) {
@@ -28,22 +44,31 @@ void FillFromStatus(const nlohmann::json& j, ApiError& error) {
   if (!j.is_object()) return;
   if (auto it = j.find("reason"); it != j.end() && it->is_string()) error.reason = *it;
   if (auto it = j.find("message"); it != j.end() && it->is_string()) error.message = *it;
-  if (auto it = j.find("code"); it != j.end() && it->is_number_integer() && error.http_code == 0) {
-    error.http_code = it->get<int>();
+  if (auto it = j.find("code"); it != j.end() && error.http_code == 0) {
+    // An HTTP status code: 100-599; anything else is not one and is ignored.
+    if (it->is_number_integer() && it->get<int64_t>() >= 100 && it->get<int64_t>() <= 599) {
+      error.http_code = static_cast<int>(it->get<int64_t>());
+    }
   }
-  auto details = j.find("details");
-  if (details == j.end() || !details->is_object()) return;
-  if (auto ra = details->find("retryAfterSeconds"); ra != details->end() && ra->is_number()) {
-    if (!error.retry_after) error.retry_after = std::chrono::seconds(ra->get<long long>());
+  const nlohmann::json* details = JsonObject(j, "details");
+  if (details == nullptr) return;
+  if (auto ra = details->find("retryAfterSeconds"); ra != details->end() && !error.retry_after) {
+    if (ra->is_number_unsigned()) {
+      error.retry_after = ClampRetryAfter(static_cast<long double>(ra->get<uint64_t>()));
+    } else if (ra->is_number_integer()) {
+      error.retry_after = ClampRetryAfter(static_cast<long double>(ra->get<int64_t>()));
+    } else if (ra->is_number_float()) {
+      error.retry_after = ClampRetryAfter(static_cast<long double>(ra->get<double>()));
+    }
   }
   auto causes = details->find("causes");
   if (causes == details->end() || !causes->is_array()) return;
   for (const auto& c : *causes) {
     if (!c.is_object()) continue;
     ApiErrorCause cause;
-    cause.reason = c.value("reason", "");
-    cause.message = c.value("message", "");
-    cause.field = c.value("field", "");
+    cause.reason = JsonString(c, "reason");
+    cause.message = JsonString(c, "message");
+    cause.field = JsonString(c, "field");
     error.causes.push_back(std::move(cause));
   }
 }
@@ -54,9 +79,9 @@ ApiError ParseApiError(int http_code, const HttpHeaders& headers, std::string_vi
   ApiError error;
   error.http_code = http_code;
   if (auto ra = FindHeader(headers, "Retry-After")) error.retry_after = ParseSeconds(*ra);
-  nlohmann::json j = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (j.is_object() && j.value("kind", "") == "Status") {
-    FillFromStatus(j, error);
+  auto j = ParseJsonBounded(body);
+  if (j.ok() && JsonString(*j, "kind") == "Status") {
+    FillFromStatus(*j, error);
   } else if (!body.empty()) {
     error.message = Summarize(body);
   }
@@ -64,10 +89,27 @@ ApiError ParseApiError(int http_code, const HttpHeaders& headers, std::string_vi
   return error;
 }
 
-ApiError ApiErrorFromStatusJson(std::string_view status_json) {
+ApiError ApiErrorFromStatus(const nlohmann::json& status) {
   ApiError error;
-  nlohmann::json j = nlohmann::json::parse(status_json, nullptr, false);
-  FillFromStatus(j, error);
+  FillFromStatus(status, error);
+  if (error.message.empty()) {
+    // Never the whole value: it came from outside and may be huge; a type and size will do.
+    error.message = status.is_object()
+                        ? "a Status without a message"
+                        : std::string("not a Status object (") + status.type_name() + ")";
+  }
+  return error;
+}
+
+ApiError ApiErrorFromStatusJson(std::string_view status_json) {
+  auto j = ParseJsonBounded(status_json);
+  if (!j.ok()) {
+    ApiError error;
+    error.message = Summarize(status_json);
+    return error;
+  }
+  ApiError error;
+  FillFromStatus(*j, error);
   if (error.message.empty()) error.message = Summarize(status_json);
   return error;
 }

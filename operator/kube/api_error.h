@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -46,7 +47,13 @@ inline ApiError ParseApiError(const HttpResponse& response) {
 }
 
 // Decodes a metav1.Status object (as in a watch ERROR event) given as JSON text or object.
+// Never throws: members of the wrong type are ignored, text nested too deep is not parsed.
 ApiError ApiErrorFromStatusJson(std::string_view status_json);
+ApiError ApiErrorFromStatus(const nlohmann::json& status);
+
+// The longest retry hint taken from a server (Retry-After, details.retryAfterSeconds); larger
+// hints are clamped to it, negative ones ignored.
+inline constexpr std::chrono::seconds kMaxRetryAfter{3600};
 
 // The retry hint of a ResourceExhausted Status made by ApiError::ToStatus, if any.
 std::optional<std::chrono::seconds> RetryAfterHint(const Status& status);

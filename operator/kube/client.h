@@ -161,7 +161,13 @@ std::string ObjectNamespace(const nlohmann::json& object);
 std::string ObjectName(const nlohmann::json& object);
 std::string ObjectResourceVersion(const nlohmann::json& object);
 // "namespace/name", or "name" for cluster-scoped objects (client-go's MetaNamespaceKey).
+// These never throw: a member that is absent or not a string reads as "".
 std::string ObjectKey(const nlohmann::json& object);
+// OK when `object` can be cached: a JSON object whose metadata is an object with a non-empty
+// string name (unless `require_name` is false, as for a BOOKMARK) and, when present, a string
+// namespace and resourceVersion. Otherwise InvalidArgument naming the field, what it holds and
+// the object's key as far as it can be read ("ns/<integer>").
+Status ValidateObjectMeta(const nlohmann::json& object, bool require_name = true);
 
 // Percent-encodes a query parameter value.
 std::string UrlEncode(std::string_view value);

@@ -37,18 +37,31 @@ std::string Trim(std::string s) {
 // Reads a kubeconfig document; every error names the file and the YAML path of the field.
 class KubeconfigParser {
  public:
-  KubeconfigParser(fs::path path, const Clock& clock) : path_(std::move(path)), clock_(clock) {}
+  KubeconfigParser(fs::path path, const Clock& clock, bool read_files = true)
+      : path_(std::move(path)), clock_(clock), read_files_(read_files) {}
 
   Result<ClusterConfig> Parse(std::string_view context_override) {
     auto text = ReadFile(path_);
     if (!text.ok()) return text.status();
-    YAML::Node root;
+    return ParseText(*text, context_override);
+  }
+
+  // yaml-cpp throws (bad syntax, too deep, a conversion or subscript on a node of another
+  // kind); nothing of that leaves here.
+  Result<ClusterConfig> ParseText(std::string_view text, std::string_view context_override) {
     try {
-      root = YAML::Load(*text);
+      return ParseDocument(text, context_override);
     } catch (const YAML::Exception& e) {
       // yaml-cpp messages carry line and column but not the document text.
       return Error("", std::string("not valid YAML: ") + e.what());
+    } catch (const std::exception& e) {
+      return Error("", std::string("cannot be read: ") + e.what());
     }
+  }
+
+ private:
+  Result<ClusterConfig> ParseDocument(std::string_view text, std::string_view context_override) {
+    YAML::Node root = YAML::Load(std::string(text));
     if (!root.IsMap()) return Error("", "expected a mapping at the top level");
 
     std::string context_name(context_override);
@@ -90,7 +103,6 @@ class KubeconfigParser {
     return config;
   }
 
- private:
   struct Found {
     YAML::Node node;   // the inner "cluster"/"user"/"context" mapping
     std::string path;  // e.g. "clusters[1]"
@@ -173,6 +185,7 @@ class KubeconfigParser {
       return decoded;
     }
     if (!file->empty()) {
+      if (!read_files_) return Error(base + "." + key, "file references are not allowed here");
       auto contents = ReadFile(Resolve(*file));
       if (!contents.ok()) return Error(base + "." + key, contents.status().message());
       return contents;
@@ -239,6 +252,7 @@ class KubeconfigParser {
     if (!token->empty()) {
       config.token_source = std::make_shared<StaticTokenSource>(Trim(*token));
     } else if (!token_file->empty()) {
+      if (!read_files_) return Error(base + ".tokenFile", "file references are not allowed here");
       const fs::path p = Resolve(*token_file);
       std::error_code ec;
       if (!fs::exists(p, ec)) return Error(base + ".tokenFile", p.string() + ": no such file");
@@ -249,6 +263,7 @@ class KubeconfigParser {
 
   const fs::path path_;
   const Clock& clock_;
+  const bool read_files_;
 };
 
 }  // namespace
@@ -285,6 +300,12 @@ EnvLookup ProcessEnv() {
 Result<ClusterConfig> LoadKubeconfig(const std::filesystem::path& path,
                                      std::string_view context_override, const Clock& clock) {
   return KubeconfigParser(path, clock).Parse(context_override);
+}
+
+Result<ClusterConfig> ParseKubeconfigText(std::string_view text, const std::filesystem::path& path,
+                                          std::string_view context_override, const Clock& clock,
+                                          bool read_files) {
+  return KubeconfigParser(path, clock, read_files).ParseText(text, context_override);
 }
 
 Result<ClusterConfig> InClusterConfig(const EnvLookup& env, const std::filesystem::path& root,

@@ -83,6 +83,16 @@ Result<ClusterConfig> LoadKubeconfig(const std::filesystem::path& path,
                                      std::string_view context_override = "",
                                      const Clock& clock = RealClock::Get());
 
+// The same for a kubeconfig already read: `path` names it in messages and anchors relative
+// file paths. Never throws, whatever `text` holds (yaml-cpp's exceptions, including its
+// nesting limit, become InvalidArgument). With `read_files` false, a field naming a file
+// (certificate-authority, client-certificate, client-key, tokenFile) is InvalidArgument instead
+// of being read (fuzzing).
+Result<ClusterConfig> ParseKubeconfigText(std::string_view text, const std::filesystem::path& path,
+                                          std::string_view context_override = "",
+                                          const Clock& clock = RealClock::Get(),
+                                          bool read_files = true);
+
 // The in-cluster service account: KUBERNETES_SERVICE_HOST / _PORT from `env`, and the token,
 // ca.crt and namespace under `root`/var/run/secrets/kubernetes.io/serviceaccount/. The
 // token is re-read as it rotates. FailedPrecondition when not running in a cluster (no

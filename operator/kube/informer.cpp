@@ -1,6 +1,7 @@
 #include "kube/informer.h"
 
 #include <algorithm>
+#include <exception>
 #include <unordered_set>
 
 namespace waop::kube {
@@ -105,6 +106,7 @@ InformerStats Informer::Stats() const {
   s.watch_errors = watch_errors_.load();
   s.events = events_.load();
   s.bookmarks = bookmarks_.load();
+  s.skipped_objects = skipped_.load();
   return s;
 }
 
@@ -132,6 +134,61 @@ bool Informer::BackoffWait() {
 }
 
 void Informer::Run() {
+  // The top of the informer's thread: nothing escapes it. A throw (a bug in a handler or an
+  // index function, memory exhaustion) is reported, and the informer starts over from a list
+  // after a backoff, so the cache heals instead of the process ending.
+  for (;;) {
+    try {
+      RunLoop();
+      return;
+    } catch (const std::exception& e) {
+      Report(Status::Internal(std::string("informer thread caught an exception: ") + e.what()));
+    } catch (...) {
+      Report(Status::Internal("informer thread caught a non-standard exception"));
+    }
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+    }
+    ++watch_errors_;
+    if (!BackoffWait()) return;
+  }
+}
+
+void Informer::Report(const Status& status) const {
+  if (!options_.on_error) return;
+  try {
+    options_.on_error(status);
+  } catch (...) {
+    // A throwing error callback has nowhere left to report to.
+  }
+}
+
+void Informer::SkipBadObject(const Status& why) {
+  ++skipped_;
+  const Status s = why.WithPrefix("skipped a " + options_.type.QualifiedName() + " object");
+  if (options_.on_bad_object) {
+    try {
+      options_.on_bad_object(s);
+    } catch (...) {
+    }
+  } else {
+    Report(s);
+  }
+}
+
+template <typename F>
+void Informer::Notify(const char* what, F&& call) {
+  try {
+    call();
+  } catch (const std::exception& e) {
+    Report(Status::Internal(std::string(what) + " handler threw: " + e.what()));
+  } catch (...) {
+    Report(Status::Internal(std::string(what) + " handler threw a non-standard exception"));
+  }
+}
+
+void Informer::RunLoop() {
   bool need_list = true;
   bool relist = false;
   for (;;) {
@@ -147,7 +204,7 @@ void Informer::Run() {
           if (stopping_) return;
         }
         ++watch_errors_;
-        if (options_.on_error) options_.on_error(s);
+        Report(s);
         if (!BackoffWait()) return;
         continue;
       }
@@ -173,7 +230,7 @@ void Informer::Run() {
     }
     if (!s.ok()) {
       ++watch_errors_;
-      if (options_.on_error) options_.on_error(s);
+      Report(s);
     }
     // A watch the server ended after a reasonable time is the normal rotation: resume at
     // once. An error, or a watch that ended as soon as it started, waits out a backoff.
@@ -216,6 +273,10 @@ Status Informer::ListAndReplace() {
       break;
     }
     for (auto& item : page->items) {
+      if (Status bad = ValidateObjectMeta(item); !bad.ok()) {
+        SkipBadObject(bad);
+        continue;
+      }
       ObjectPtr obj = Prepare(std::move(item));
       std::string key = ObjectKey(*obj);
       seen.insert(key);
@@ -247,11 +308,11 @@ Status Informer::ListAndReplace() {
     if (!change.deleted && !now) continue;
     for (const auto& h : handlers_) {
       if (change.deleted) {
-        if (h.on_delete) h.on_delete(change.old);
+        if (h.on_delete) Notify("delete", [&] { h.on_delete(change.old); });
       } else if (!change.old) {
-        if (h.on_add) h.on_add(now);
+        if (h.on_add) Notify("add", [&] { h.on_add(now); });
       } else if (h.on_update) {
-        h.on_update(change.old, now);
+        Notify("update", [&] { h.on_update(change.old, now); });
       }
     }
   }
@@ -301,6 +362,11 @@ Status Informer::WatchOnce() {
 }
 
 void Informer::Apply(const WatchEvent& event) {
+  if (Status bad = ValidateObjectMeta(event.object, event.type != WatchEventType::kBookmark);
+      !bad.ok()) {
+    SkipBadObject(bad.WithPrefix(std::string(WatchEventTypeName(event.type)) + " event"));
+    return;
+  }
   const std::string rv = ObjectResourceVersion(event.object);
   if (event.type == WatchEventType::kBookmark) {
     ++bookmarks_;
@@ -314,7 +380,7 @@ void Informer::Apply(const WatchEvent& event) {
     ObjectPtr old = store_.Remove(key);
     SetResourceVersion(rv);
     for (const auto& h : handlers_) {
-      if (h.on_delete) h.on_delete(obj);
+      if (h.on_delete) Notify("delete", [&] { h.on_delete(obj); });
     }
     return;
   }
@@ -322,9 +388,9 @@ void Informer::Apply(const WatchEvent& event) {
   SetResourceVersion(rv);
   for (const auto& h : handlers_) {
     if (old) {
-      if (h.on_update) h.on_update(old, obj);
+      if (h.on_update) Notify("update", [&] { h.on_update(old, obj); });
     } else if (h.on_add) {
-      h.on_add(obj);
+      Notify("add", [&] { h.on_add(obj); });
     }
   }
 }

@@ -76,6 +76,10 @@ struct InformerOptions {
   // Called on the informer's thread with each list / watch failure (for logs). Messages carry
   // no secrets.
   std::function<void(const Status&)> on_error;
+  // Called on the informer's thread with each object skipped because its metadata cannot be
+  // read (name, namespace or resourceVersion not a string, no name); the message names the
+  // object's key as far as it can be read. Unset: on_error is called instead.
+  std::function<void(const Status&)> on_bad_object;
 };
 
 struct EventHandler {
@@ -93,6 +97,7 @@ struct InformerStats {
   uint64_t watch_errors = 0;    // watches or lists that failed (not a clean end)
   uint64_t events = 0;          // ADDED / MODIFIED / DELETED events applied
   uint64_t bookmarks = 0;
+  uint64_t skipped_objects = 0;  // list items and watch events skipped as unreadable
 };
 
 class Informer {
@@ -122,7 +127,15 @@ class Informer {
   std::string LastResourceVersion() const;
 
  private:
+  // The thread: RunLoop under a catch-all that restarts it (from a list) after a backoff.
   void Run();
+  void RunLoop();
+  // on_error, never throwing.
+  void Report(const Status& status) const;
+  void SkipBadObject(const Status& why);
+  // Runs one event handler; a throw is reported and the next handler runs.
+  template <typename F>
+  void Notify(const char* what, F&& call);
   Status ListAndReplace();
   // OK when the server ended the watch; the error otherwise (Gone means relist).
   Status WatchOnce();
@@ -150,7 +163,7 @@ class Informer {
   std::thread thread_;
 
   std::atomic<uint64_t> lists_{0}, relists_{0}, watch_starts_{0}, watch_restarts_{0},
-      watch_errors_{0}, events_{0}, bookmarks_{0};
+      watch_errors_{0}, events_{0}, bookmarks_{0}, skipped_{0};
 };
 
 }  // namespace waop::kube

@@ -1,5 +1,6 @@
 #include <utility>
 
+#include "common/json.h"
 #include "kube/api_error.h"
 #include "kube/client.h"
 
@@ -63,7 +64,7 @@ std::string_view WatchEventTypeName(WatchEventType type) {
 }
 
 Status WatchErrorStatus(const WatchEvent& event) {
-  ApiError error = ApiErrorFromStatusJson(event.object.dump());
+  ApiError error = ApiErrorFromStatus(event.object);
   if (error.http_code == 0) error.http_code = 500;
   return error.ToStatus("watch");
 }
@@ -79,10 +80,15 @@ std::string Quote(std::string_view line) {
 }  // namespace
 
 Result<WatchEvent> WatchDecoder::DecodeLine(std::string_view line) {
-  json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) {
+  if (JsonNestingDepth(line) > kMaxJsonDepth) {
+    return Status::InvalidArgument("watch stream: line " + Quote(line) + " is nested deeper than " +
+                                   std::to_string(kMaxJsonDepth) + " levels");
+  }
+  auto parsed = ParseJsonBounded(line);
+  if (!parsed.ok()) {
     return Status::InvalidArgument("watch stream: line " + Quote(line) + " is not JSON");
   }
+  json& j = *parsed;
   if (!j.is_object()) {
     return Status::InvalidArgument("watch stream: line " + Quote(line) + " is not a JSON object");
   }
@@ -136,30 +142,61 @@ std::optional<WatchEvent> WatchDecoder::Next() {
 }
 
 std::string ObjectNamespace(const json& object) {
-  if (!object.is_object()) return "";
-  auto md = object.find("metadata");
-  if (md == object.end() || !md->is_object()) return "";
-  return md->value("namespace", "");
+  const json* md = JsonObject(object, "metadata");
+  return md == nullptr ? "" : JsonString(*md, "namespace");
 }
 
 std::string ObjectName(const json& object) {
-  if (!object.is_object()) return "";
-  auto md = object.find("metadata");
-  if (md == object.end() || !md->is_object()) return "";
-  return md->value("name", "");
+  const json* md = JsonObject(object, "metadata");
+  return md == nullptr ? "" : JsonString(*md, "name");
 }
 
 std::string ObjectResourceVersion(const json& object) {
-  if (!object.is_object()) return "";
-  auto md = object.find("metadata");
-  if (md == object.end() || !md->is_object()) return "";
-  return md->value("resourceVersion", "");
+  const json* md = JsonObject(object, "metadata");
+  return md == nullptr ? "" : JsonString(*md, "resourceVersion");
 }
 
 std::string ObjectKey(const json& object) {
   std::string ns = ObjectNamespace(object);
   if (ns.empty()) return ObjectName(object);
   return ns + "/" + ObjectName(object);
+}
+
+namespace {
+
+// The member as a key part: its value when a string, else "<type>".
+std::string KeyPart(const json& md, const char* key) {
+  if (!md.is_object()) return "<no metadata>";
+  auto it = md.find(key);
+  if (it == md.end() || it->is_null()) return "";
+  if (it->is_string()) return it->get<std::string>();
+  return std::string("<") + it->type_name() + ">";
+}
+
+}  // namespace
+
+Status ValidateObjectMeta(const json& object, bool require_name) {
+  if (!object.is_object()) {
+    return Status::InvalidArgument(std::string("object is not a JSON object but ") +
+                                   object.type_name());
+  }
+  auto md = object.find("metadata");
+  if (md == object.end() || !md->is_object()) {
+    if (!require_name && (md == object.end() || md->is_null())) return Status::Ok();
+    return Status::InvalidArgument("object has no metadata object");
+  }
+  const std::string ns = KeyPart(*md, "namespace");
+  const std::string key = (ns.empty() ? "" : ns + "/") + KeyPart(*md, "name");
+  for (const char* field : {"name", "namespace", "resourceVersion"}) {
+    auto it = md->find(field);
+    if (it == md->end() || it->is_null() || it->is_string()) continue;
+    return Status::InvalidArgument("object \"" + key + "\": metadata." + field +
+                                   ": expected a string, got " + it->type_name());
+  }
+  if (require_name && JsonString(*md, "name").empty()) {
+    return Status::InvalidArgument("object \"" + key + "\": metadata.name is empty");
+  }
+  return Status::Ok();
 }
 
 std::string UrlEncode(std::string_view value) {
@@ -240,9 +277,16 @@ class RestClient final : public Client {
     if (!body.ok()) return body.status();
     ListResult result;
     json& j = *body;
-    if (auto md = j.find("metadata"); md != j.end() && md->is_object()) {
-      result.resource_version = md->value("resourceVersion", "");
-      result.continue_token = md->value("continue", "");
+    if (const json* md = JsonObject(j, "metadata")) {
+      for (const char* key : {"resourceVersion", "continue"}) {
+        auto it = md->find(key);
+        if (it != md->end() && !it->is_null() && !it->is_string()) {
+          return Status::Internal(Context("list", type, ns, "") + ": metadata." + key +
+                                  " is not a string");
+        }
+      }
+      result.resource_version = JsonString(*md, "resourceVersion");
+      result.continue_token = JsonString(*md, "continue");
     }
     auto items = j.find("items");
     if (items != j.end() && items->is_array()) {
@@ -382,12 +426,12 @@ class RestClient final : public Client {
     if (response->status < 200 || response->status > 299) {
       return ParseApiError(*response).ToStatus(context);
     }
-    json j = json::parse(response->body, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded() || !j.is_object()) {
+    auto j = ParseJsonBounded(response->body);
+    if (!j.ok() || !j->is_object()) {
       return Status::Internal(context + ": the server answered HTTP " +
                               std::to_string(response->status) +
-                              " with a body that is not a JSON "
-                              "object");
+                              " with a body that is not a JSON object" +
+                              (j.ok() ? std::string() : " (" + j.status().message() + ")"));
     }
     return j;
   }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/json.h"
+
 namespace waop::kube {
 namespace {
 
@@ -154,7 +156,7 @@ bool FieldSelector::Matches(const nlohmann::json& object) const {
   for (const auto& t : terms_) {
     const auto& md = object.contains("metadata") ? object["metadata"] : nlohmann::json();
     const std::string key = t.field.substr(9);  // after "metadata."
-    const std::string value = md.is_object() ? md.value(key, "") : "";
+    const std::string value = JsonString(md, key);
     if ((value == t.value) != t.equals) return false;
   }
   return true;

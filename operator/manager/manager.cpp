@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "common/json.h"
 #include "common/logging.h"
 #include "manager/runnables.h"
 
@@ -167,13 +168,16 @@ Status Manager::StartElection() {
     Log(lvl::warn, "watch interrupted, will resume",
         {{"resource", kube::resources::kLeases.resource}, {"error", s.message()}});
   };
+  lo.on_bad_object = [](const Status& s) {
+    Log(lvl::warn, "skipped an object that cannot be read",
+        {{"resource", kube::resources::kLeases.resource}, {"error", s.message()}});
+  };
   lease_watch_ = std::make_unique<kube::Informer>(*le.watch_client, lo);
   // The elector outlives the watch (stopped first at shutdown).
   controller::LeaderElector* poked = elector_.get();
   auto poke_if_free = [poked](const kube::ObjectPtr& lease) {
-    const auto spec = lease->find("spec");
-    const bool free =
-        spec == lease->end() || !spec->is_object() || spec->value("holderIdentity", "").empty();
+    const nlohmann::json* spec = JsonObject(*lease, "spec");
+    const bool free = spec == nullptr || JsonString(*spec, "holderIdentity").empty();
     if (free) poked->Poke();
   };
   lease_watch_->AddEventHandler(
@@ -191,7 +195,19 @@ void Manager::BecomeLeader() {
   std::lock_guard lock(mu_);
   if (stop_ || leader_thread_.joinable()) return;
   leading_ = true;
-  leader_thread_ = std::thread([this] { StartLeaderOnly(); });
+  leader_thread_ = std::thread([this] {
+    // The top of the thread that starts leader-only runnables: a throw fails the manager
+    // (which stops in order) rather than the process.
+    try {
+      StartLeaderOnly();
+    } catch (const std::exception& e) {
+      Log(lvl::err, "starting leader-only runnables threw", {{"error", e.what()}});
+      Fail(Status::Internal(std::string("starting leader-only runnables threw: ") + e.what()));
+    } catch (...) {
+      Log(lvl::err, "starting leader-only runnables threw", {{"error", "non-standard exception"}});
+      Fail(Status::Internal("starting leader-only runnables threw"));
+    }
+  });
 }
 
 void Manager::StartLeaderOnly() {

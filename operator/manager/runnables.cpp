@@ -1,5 +1,9 @@
 #include "manager/runnables.h"
 
+#include <exception>
+
+#include "common/logging.h"
+
 namespace waop::manager {
 
 Status ControllerRunnable::Start() {
@@ -15,7 +19,16 @@ Status PeriodicRunnable::Start() {
     std::unique_lock lock(mu_);
     while (!cv_.wait_for(lock, period_, [this] { return stop_; })) {
       lock.unlock();
-      tick_();
+      // The top of the periodic thread: a throwing tick is logged and the next one runs.
+      try {
+        tick_();
+      } catch (const std::exception& e) {
+        logging::Log(spdlog::level::err, "periodic task threw; continuing",
+                     {{"runnable", name_}, {"error", e.what()}});
+      } catch (...) {
+        logging::Log(spdlog::level::err, "periodic task threw; continuing",
+                     {{"runnable", name_}, {"error", "a non-standard exception"}});
+      }
       lock.lock();
     }
   });

@@ -225,6 +225,8 @@ class HttpServer::Impl {
       });
     } catch (const std::exception& e) {
       spdlog::warn("HTTP handler error: {}", e.what());
+    } catch (...) {
+      spdlog::warn("HTTP handler error: a non-standard exception");
     }
   }
 

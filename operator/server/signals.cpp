@@ -2,10 +2,12 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <exception>
 
 namespace waop::server {
 namespace {
@@ -100,7 +102,17 @@ void SignalHandler::Trigger(int signal) {
     signal_ = signal;
     callbacks = callbacks_;
   }
-  for (const auto& callback : callbacks) callback(signal);
+  for (const auto& callback : callbacks) {
+    // One throwing stop callback must not keep the others from running (nor end the
+    // watcher thread, whose exceptions would end the process).
+    try {
+      callback(signal);
+    } catch (const std::exception& e) {
+      spdlog::error("stop callback threw: {}", e.what());
+    } catch (...) {
+      spdlog::error("stop callback threw a non-standard exception");
+    }
+  }
   {
     // Waiters wake only after the callbacks ran, so Wait() returning means they are done.
     std::lock_guard lock(mu_);

@@ -303,3 +303,29 @@ TEST(PhoneNumberJsonTest, TypeErrors) {
 
 }  // namespace
 }  // namespace waop::api
+
+namespace waop::api {
+namespace {
+
+// Issue 14: a condition whose type is a number, and other wrong types, are field errors.
+TEST(HostileJsonTest, WrongTypesAreFieldErrorsNotThrows) {
+  auto a = ParseAssignment(nlohmann::json::parse(
+      R"({"metadata":{"name":1,"labels":{"a":2}},"spec":{"tenantId":"t","phoneNumberId":"p"},
+          "status":{"conditions":[{"type":5,"status":"True"},7,{"type":"Ready","status":1,
+          "lastTransitionTime":"9999-12-31T23:59:59Z"}]}})"));
+  ASSERT_FALSE(a.ok());
+  EXPECT_NE(a.status().message().find("status.conditions[0].type"), std::string::npos)
+      << a.status().message();
+  EXPECT_NE(a.status().message().find("metadata.name"), std::string::npos);
+  EXPECT_NE(a.status().message().find("status.conditions[2].lastTransitionTime"),
+            std::string::npos);
+  auto p = ParsePhoneNumber(nlohmann::json::parse(
+      R"({"metadata":{"name":"p"},"status":{"assignment":{"name":[1]},"conditions":{"a":1}}})"));
+  EXPECT_FALSE(p.ok());
+  auto deep = ParseJsonText(std::string(100'000, '[') + std::string(100'000, ']'));
+  ASSERT_FALSE(deep.ok());
+  EXPECT_EQ(deep.status().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace waop::api

@@ -41,3 +41,17 @@ TEST(ReadyReasonsTest, CountsFollowAddsUpdatesAndDeletes) {
 
 }  // namespace
 }  // namespace waop::app
+
+namespace waop::app {
+namespace {
+
+// Issue 14: a condition whose type is a number, in an event handler.
+TEST(ReadyReasonHostileTest, NumericConditionTypeIsSkipped) {
+  EXPECT_EQ(
+      ReadyReason(nlohmann::json::parse(
+          R"({"status":{"conditions":[{"type":5,"reason":"X"},{"type":"Ready","reason":"Bound"}]}})")),
+      "Bound");
+}
+
+}  // namespace
+}  // namespace waop::app

@@ -169,6 +169,20 @@ class ReconcilerTest : public ::testing::Test {
   EventRecorder recorder_;
 };
 
+// Issue 14: fields of the wrong type in a ConfigMap's ownerReferences never throw.
+TEST(OwnerOfConfigMapTest, HostileOwnerReferencesAreIgnored) {
+  for (
+      const char* text : {
+          R"({"metadata":{"ownerReferences":{"kind":"WhatsAppAssignment"}}})",
+          R"({"metadata":{"ownerReferences":[1,"x",null]}})",
+          R"({"metadata":{"namespace":5,"ownerReferences":[{"kind":5,"controller":"yes","apiVersion":1,"name":2}]}})",
+          R"({"metadata":[]})",
+          R"([])",
+      }) {
+    EXPECT_EQ(OwnerKey(json::parse(text)), "") << text;
+  }
+}
+
 TEST_F(ReconcilerTest, NewAssignmentWritesSettingsThenStatusThenNothingMore) {
   view_.PutAssignment(Assignment("san-juan", "t-1", "123456789012345", "2026-11-01T10:00:00Z",
                                  "Panadería San Juan"));

@@ -328,6 +328,30 @@ TEST(LeaseJsonTest, RejectsWrongTypesNamingTheField) {
   EXPECT_FALSE(LeaseFromJson(nlohmann::json::array()).ok());
 }
 
+// Issue 14: anyone allowed to write the Lease can put these in it.
+TEST(LeaseJsonTest, HostileValuesAreErrorsNotCrashes) {
+  for (const char* text : {
+           R"({"spec":{"renewTime":"9999-12-31T23:59:59.000000Z"}})",
+           R"({"spec":{"acquireTime":"0000-01-01T00:00:00.000000Z"}})",
+           R"({"spec":{"leaseDurationSeconds":10000000000}})",
+           R"({"spec":{"leaseDurationSeconds":18446744073709551615}})",
+           R"({"spec":{"leaseTransitions":-10000000000}})",
+           R"({"spec":{"leaseDurationSeconds":1e300}})",
+           R"({"spec":{"holderIdentity":5}})",
+           R"({"metadata":{"resourceVersion":5}})",
+           R"({"spec":[1]})",
+       }) {
+    auto lease = LeaseFromJson(nlohmann::json::parse(text));
+    ASSERT_FALSE(lease.ok()) << text;
+    EXPECT_EQ(lease.status().code(), StatusCode::kInvalidArgument) << text;
+  }
+  auto edge = LeaseFromJson(nlohmann::json::parse(
+      R"({"spec":{"leaseDurationSeconds":2147483647,"leaseTransitions":-2147483648}})"));
+  ASSERT_TRUE(edge.ok()) << edge.status().ToString();
+  EXPECT_EQ(edge->lease_duration_seconds, 2147483647);
+  EXPECT_EQ(edge->lease_transitions, -2147483648);
+}
+
 TEST(LeaderElectionTest, ThreadedHandoverOnReleaseIsQuick) {
   FakeLeaseClient client;
   const Clock& clock = RealClock::Get();
