@@ -251,6 +251,11 @@ GraphServer::FaultDecision GraphServer::TakeFaults(const std::string& path) {
         auto [status, message] = MetaErrorDefaults(f.graph_code);
         d.response = GraphError(f.http_status ? f.http_status : status, f.graph_code,
                                 "OAuthException", message);
+      } else if (f.kind == Fault::Kind::kBody) {
+        HttpResponse r;
+        r.status = f.http_status;
+        r.body = f.body;
+        d.response = r;
       } else {
         HttpResponse r;
         r.status = f.http_status;
@@ -676,12 +681,13 @@ HttpResponse GraphServer::HandleControl(const HttpRequest& req) {
     }
     if (m == "GET") return JsonResponse(200, json{{"pending", faults_.size()}});
     if (m == "POST") {
-      std::optional<std::string> type, path;
+      std::optional<std::string> type, path, raw_body;
       std::optional<int64_t> code, status, delay_ms, count, skip, duration_ms;
       if (!OptString(body, "type", &type, &err) || !OptString(body, "path", &path, &err) ||
-          !OptInt(body, "code", &code, &err) || !OptInt(body, "httpStatus", &status, &err) ||
-          !OptInt(body, "delayMs", &delay_ms, &err) || !OptInt(body, "count", &count, &err) ||
-          !OptInt(body, "skip", &skip, &err) || !OptInt(body, "durationMs", &duration_ms, &err)) {
+          !OptString(body, "body", &raw_body, &err) || !OptInt(body, "code", &code, &err) ||
+          !OptInt(body, "httpStatus", &status, &err) || !OptInt(body, "delayMs", &delay_ms, &err) ||
+          !OptInt(body, "count", &count, &err) || !OptInt(body, "skip", &skip, &err) ||
+          !OptInt(body, "durationMs", &duration_ms, &err)) {
         return ControlError(400, "faults: " + err);
       }
       Fault f;
@@ -709,8 +715,16 @@ HttpResponse GraphServer::HandleControl(const HttpRequest& req) {
           return ControlError(400, "faults: delayMs: required for delay, 0..600000");
         }
         f.delay = std::chrono::milliseconds(*delay_ms);
+      } else if (type == "body") {
+        f.kind = Fault::Kind::kBody;
+        if (!raw_body) return ControlError(400, "faults: body: required for body (a string)");
+        if (status && (*status < 200 || *status > 599)) {
+          return ControlError(400, "faults: httpStatus: expected 200..599");
+        }
+        f.body = *raw_body;
+        f.http_status = static_cast<int>(status.value_or(200));
       } else {
-        return ControlError(400, "faults: type: expected graphError, httpStatus or delay");
+        return ControlError(400, "faults: type: expected graphError, httpStatus, delay or body");
       }
       f.path_contains = path.value_or("");
       f.skip = static_cast<int>(std::max<int64_t>(0, skip.value_or(0)));

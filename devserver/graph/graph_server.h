@@ -36,11 +36,12 @@ using WebhookSender =
 // contains `path_contains`; it skips the first `skip` matching requests, then fires on the
 // next `count` of them (count < 0: no limit) until `until` (when set).
 struct Fault {
-  enum class Kind { kGraphError, kHttpStatus, kDelay };
+  enum class Kind { kGraphError, kHttpStatus, kDelay, kBody };
   Kind kind = Kind::kGraphError;
   int graph_code = 0;   // kGraphError: 4, 17, 80007, 80008, 130429, ...
   int http_status = 0;  // kGraphError: 0 = Meta's usual status; kHttpStatus: the status
   std::chrono::milliseconds delay{0};  // kDelay
+  std::string body;                    // kBody: this exact answer body (with http_status)
   std::string path_contains;
   int skip = 0;
   int count = 1;

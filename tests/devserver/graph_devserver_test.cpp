@@ -377,6 +377,14 @@ TEST(GraphDevserverTest, ChangesARatingAndSendsTheWebhookInOneCall) {
   EXPECT_EQ(unreachable.status, 502);
 }
 
+TEST(GraphDevserverTest, ServesTheDocumentedExampleData) {
+  GraphDevserver g(waop::testing::ReadFile(RepoDir() + "/devserver/graph/example-data.yaml"));
+  ASSERT_TRUE(g.ok()) << g.process().Stderr();
+  json j = g.Get(kNumbersPath + "?fields=id,quality_rating").Json();
+  ASSERT_EQ(j["data"].size(), 3u);
+  EXPECT_EQ(j["data"][1], (json{{"id", "123456789012346"}, {"quality_rating", "YELLOW"}}));
+}
+
 TEST(GraphDevserverTest, BadDataFilesNameTheFieldAndWhatWasExpected) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"", "the file is empty"},
