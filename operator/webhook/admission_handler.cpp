@@ -169,8 +169,8 @@ Decision Decide(const controller::ClusterView& view, WallTime now, const json& r
 
   // An update that would win by age: refused when it takes a number or tenant someone holds
   // now. Who holds what now: the components of the old and the new claim, with the old one.
-  std::vector<core::AssignmentSummary> before = core::AffectedAssignments(
-      old_claim ? &*old_claim : nullptr, &self, by_phone, by_tenant);
+  std::vector<core::AssignmentSummary> before =
+      core::AffectedAssignments(old_claim ? &*old_claim : nullptr, &self, by_phone, by_tenant);
   std::erase_if(before, [&](const core::AssignmentSummary& m) {
     return m.ns == self.ns && m.name == self.name;
   });
@@ -266,13 +266,14 @@ HttpAnswer AdmissionHandler::HandleParsed(std::string_view body) const {
   if (IsOurs(*request) && (operation == "CREATE" || operation == "UPDATE") && !is_dry_run) {
     const json* object = Member(*request, "object");
     if (object == nullptr || !object->is_object()) {
-      return Error(400, "malformed AdmissionReview: request.object: expected an object for " +
-                            operation);
+      return Error(
+          400, "malformed AdmissionReview: request.object: expected an object for " + operation);
     }
     const json* old_object = Member(*request, "oldObject");
     if (operation == "UPDATE" && (old_object == nullptr || !old_object->is_object())) {
-      return Error(400, "malformed AdmissionReview: request.oldObject: expected an object for "
-                        "UPDATE");
+      return Error(400,
+                   "malformed AdmissionReview: request.oldObject: expected an object for "
+                   "UPDATE");
     }
     if (!Deleting(*object)) {
       d = Decide(view_, clock_.Now(), *request, *object,

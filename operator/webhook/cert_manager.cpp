@@ -89,8 +89,8 @@ void CertReadiness::SetReady(bool ready, std::string reason) {
   }
 }
 
-void AddServiceNames(CertManagerOptions* options, const std::string& service,
-                     const std::string& ns, const std::vector<std::string>& hosts) {
+void AddServiceNames(CertManagerOptions* options, const std::string& service, const std::string& ns,
+                     const std::vector<std::string>& hosts) {
   auto add = [](std::vector<std::string>* list, const std::string& name) {
     if (!name.empty() && !Contains(*list, name)) list->push_back(name);
   };
@@ -115,8 +115,8 @@ Status RefreshCertMaterial(CertMaterial* m, const CertManagerOptions& o, WallTim
     return std::chrono::duration_cast<std::chrono::hours>(*not_after - now);
   };
   std::vector<std::string> cas = SplitPem(m->ca_bundle);
-  const bool ca_usable = !cas.empty() && !m->ca_key.empty() &&
-                         remaining(cas.front()) > o.ca_validity / 3;
+  const bool ca_usable =
+      !cas.empty() && !m->ca_key.empty() && remaining(cas.front()) > o.ca_validity / 3;
   if (!ca_usable) {
     auto ca = tls::GenerateCa(kCaCommonName, o.ca_validity);
     if (!ca.ok()) return ca.status();
@@ -141,8 +141,8 @@ Status RefreshCertMaterial(CertMaterial* m, const CertManagerOptions& o, WallTim
     for (const std::string& n : o.ip_addresses) serving_ok = serving_ok && Contains(*ips, n);
   }
   if (serving_ok) return Status::Ok();
-  const std::string cn = o.dns_names.empty() ? std::string("whatsapp-operator-webhook")
-                                             : o.dns_names.front();
+  const std::string cn =
+      o.dns_names.empty() ? std::string("whatsapp-operator-webhook") : o.dns_names.front();
   auto cert = tls::IssueServingCert(tls::KeyPair{cas.front(), m->ca_key}, cn, o.dns_names,
                                     o.ip_addresses, o.cert_validity);
   if (!cert.ok() && ca_usable) {
@@ -201,8 +201,8 @@ Result<CertMaterial> CertManager::ReadOrCreateSecret() {
   const std::string where = options_.secret_namespace + "/" + options_.secret_name;
   // A few rounds: a create or renewal raced by another replica reads the winner's and looks again.
   for (int round = 0; round < 4; ++round) {
-    auto got = client_.Get(kube::resources::kSecrets, options_.secret_namespace,
-                           options_.secret_name);
+    auto got =
+        client_.Get(kube::resources::kSecrets, options_.secret_namespace, options_.secret_name);
     CertMaterial m;
     if (got.ok()) {
       m = FromSecret(*got);
@@ -217,8 +217,8 @@ Result<CertMaterial> CertManager::ReadOrCreateSecret() {
     auto written = create ? client_.Create(kube::resources::kSecrets, ToSecret(m, options_))
                           : client_.Update(kube::resources::kSecrets, ToSecret(m, options_));
     if (written.ok()) {
-      Log(lvl::info, create ? "created the webhook certificate Secret"
-                            : "renewed the webhook certificate",
+      Log(lvl::info,
+          create ? "created the webhook certificate Secret" : "renewed the webhook certificate",
           {{"secret", where}});
       m.resource_version = kube::ObjectResourceVersion(*written);
       m.changed = false;
@@ -245,8 +245,8 @@ Result<std::string> CertManager::Inject(const std::string& ca_bundle_pem) {
              " not found: create it (the Helm chart and examples/webhook/ have one), or run "
              "with --webhook-port=0 to serve no webhook";
     }
-    return Status(vwc.status().code(), "reading ValidatingWebhookConfiguration " + name + ": " +
-                                           vwc.status().message());
+    return Status(vwc.status().code(),
+                  "reading ValidatingWebhookConfiguration " + name + ": " + vwc.status().message());
   }
   json updated = *vwc;
   const std::string encoded = EncodeBase64(ca_bundle_pem);
@@ -267,9 +267,10 @@ Result<std::string> CertManager::Inject(const std::string& ca_bundle_pem) {
   if (changed) {
     auto written = client_.Update(kValidatingWebhookConfigurations, updated);
     if (!written.ok()) {
-      return Status(written.status().code(), "updating the caBundle of "
-                                             "ValidatingWebhookConfiguration " +
-                                                 name + ": " + written.status().message());
+      return Status(written.status().code(),
+                    "updating the caBundle of "
+                    "ValidatingWebhookConfiguration " +
+                        name + ": " + written.status().message());
     }
     Log(lvl::info, "injected the webhook CA into the ValidatingWebhookConfiguration",
         {{"validatingWebhookConfiguration", name}});

@@ -69,8 +69,8 @@ struct CertManagerOptions {
 
 // The serving certificate's names for Service `service` in `ns` plus `hosts` (--webhook-host;
 // IP addresses go to ip_addresses).
-void AddServiceNames(CertManagerOptions* options, const std::string& service,
-                     const std::string& ns, const std::vector<std::string>& hosts);
+void AddServiceNames(CertManagerOptions* options, const std::string& service, const std::string& ns,
+                     const std::vector<std::string>& hosts);
 
 // The Secret's contents, decoded. Secret: key PEMs never reach a log.
 struct CertMaterial {

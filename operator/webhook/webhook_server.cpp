@@ -38,9 +38,8 @@ class WebhookServer::Impl {
       : host_(std::move(host)), port_(port), handler_(handler), cert_(std::move(cert)) {}
 
   Status Start() {
-    const std::string address =
-        (host_.find(':') != std::string::npos ? "[" + host_ + "]" : host_) + ":" +
-        std::to_string(port_);
+    const std::string address = (host_.find(':') != std::string::npos ? "[" + host_ + "]" : host_) +
+                                ":" + std::to_string(port_);
     try {
       http_listener_config config;
       config.set_ssl_context_callback(tls::MakeReloadableServerSslCallback(cert_));
@@ -65,8 +64,7 @@ class WebhookServer::Impl {
     try {
       listener->close().wait();
     } catch (const std::exception& e) {
-      logging::Log(spdlog::level::warn, "closing the webhook listener",
-                   {{"error", e.what()}});
+      logging::Log(spdlog::level::warn, "closing the webhook listener", {{"error", e.what()}});
     }
   }
 
@@ -119,8 +117,7 @@ class WebhookServer::Impl {
   std::unique_ptr<http_listener> listener_;  // guarded by mu_
 };
 
-WebhookServer::WebhookServer(std::string host, std::uint16_t port,
-                             const AdmissionHandler& handler,
+WebhookServer::WebhookServer(std::string host, std::uint16_t port, const AdmissionHandler& handler,
                              std::shared_ptr<tls::ReloadableServerCert> cert)
     : impl_(std::make_unique<Impl>(std::move(host), port, handler, std::move(cert))) {}
 WebhookServer::~WebhookServer() { Stop(); }
