@@ -10,6 +10,7 @@
 
 #include "api/types.h"
 #include "app/ready_reasons.h"
+#include "app/webhook.h"
 #include "common/logging.h"
 #include "controller/assignment_reconciler.h"
 #include "controller/informer_view.h"
@@ -211,6 +212,17 @@ int Run(const Options& o, server::SignalHandler& signals) {
   mgr.AddCache(std::make_unique<manager::InformerCache>("whatsappassignments", assignments));
   mgr.AddCache(std::make_unique<manager::InformerCache>("configmaps", config_maps));
   mgr.AddCache(std::make_unique<manager::InformerCache>("whatsappphonenumbers", phone_numbers));
+
+  // --- Admission webhook (SPEC 3 and 7; app/webhook.h): every replica serves it from the
+  // informer cache, with certificates kept in a Secret or read from --webhook-cert-dir. ---
+  if (Status s = AddWebhook(
+          mgr, o, config->default_namespace, *client, view, [&mgr] { return mgr.CachesSynced(); },
+          clock);
+      !s.ok()) {
+    Log(lvl::err, "cannot set up the admission webhook", {{"error", s.message()}});
+    return 1;
+  }
+  // --- end of the admission webhook ---
 
   mgr.AddLeaderOnly(std::make_unique<manager::ControllerRunnable>(
       workers, o.max_concurrent_reconciles,

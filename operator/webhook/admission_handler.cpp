@@ -202,7 +202,10 @@ Decision Decide(const controller::ClusterView& view, WallTime now, const json& r
 }  // namespace
 
 HttpAnswer AdmissionHandler::Error(int code, std::string_view message) {
-  std::string reason = code == 413 ? "RequestEntityTooLarge" : code == 400 ? "BadRequest" : "";
+  std::string reason = code == 413   ? "RequestEntityTooLarge"
+                       : code == 400 ? "BadRequest"
+                       : code == 503 ? "ServiceUnavailable"
+                                     : "";
   json status = {{"apiVersion", "v1"},        {"kind", "Status"}, {"status", "Failure"},
                  {"message", message},        {"reason", reason}, {"code", code},
                  {"metadata", json::object()}};
@@ -257,6 +260,9 @@ HttpAnswer AdmissionHandler::HandleParsed(std::string_view body) const {
   const std::string uid = StringMember(*request, "uid");
   if (uid.empty()) {
     return Error(400, "malformed AdmissionReview: request.uid: expected a non-empty string");
+  }
+  if (cache_synced_ && !cache_synced_()) {
+    return Error(503, "the operator's cache of WhatsAppAssignments is not synced yet");
   }
 
   Decision d;

@@ -32,6 +32,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -58,8 +59,12 @@ struct HttpAnswer {
 
 class AdmissionHandler {
  public:
-  AdmissionHandler(const controller::ClusterView& view, const Clock& clock)
-      : view_(view), clock_(clock) {}
+  // `cache_synced`, when given, must return true before reviews are decided: an empty cache
+  // would read as "no holders" and let every duplicate in, so until then reviews get 503 and
+  // the API server applies the failurePolicy.
+  AdmissionHandler(const controller::ClusterView& view, const Clock& clock,
+                   std::function<bool()> cache_synced = {})
+      : view_(view), clock_(clock), cache_synced_(std::move(cache_synced)) {}
 
   // The answer to a POST of `body` to kValidatePath.
   HttpAnswer Handle(std::string_view body) const noexcept;
@@ -73,6 +78,7 @@ class AdmissionHandler {
   HttpAnswer HandleParsed(std::string_view body) const;
   const controller::ClusterView& view_;
   const Clock& clock_;
+  const std::function<bool()> cache_synced_;
 };
 
 }  // namespace waop::webhook

@@ -309,6 +309,17 @@ TEST_F(AdmissionHandlerTest, OversizedBodiesGet413) {
   EXPECT_EQ(AdmissionHandler::TooLarge(kMaxReviewBytes + 10).status, 413);
 }
 
+TEST_F(AdmissionHandlerTest, ReviewsWaitForTheCache) {
+  bool synced = false;
+  AdmissionHandler waiting(view_, clock_, [&] { return synced; });
+  json review = Review("CREATE", Assignment("dup", "other", kSanJuanPhone, ""));
+  HttpAnswer a = waiting.Handle(review.dump());
+  EXPECT_EQ(a.status, 503);
+  EXPECT_NE(a.body.find("not synced"), std::string::npos);
+  synced = true;
+  EXPECT_EQ(waiting.Handle(review.dump()).status, 200);
+}
+
 TEST_F(AdmissionHandlerTest, InvalidUtf8NeverThrows) {
   HttpAnswer a = handler_.Handle("{\"apiVersion\":\"\xff\xfe\"}");
   EXPECT_EQ(a.status, 400);
