@@ -195,9 +195,9 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
     }
     WAOP_RETURN_IF_ERROR(setter(name, *value));
   }
-  for (const auto& [flag, address] : {std::pair{"--metrics-bind-address", o.metrics_bind_address},
-                                      std::pair{"--health-probe-bind-address",
-                                                o.health_probe_bind_address}}) {
+  for (const auto& [flag, address] :
+       {std::pair{"--metrics-bind-address", o.metrics_bind_address},
+        std::pair{"--health-probe-bind-address", o.health_probe_bind_address}}) {
     if (o.webhook_port != 0 && address.port == o.webhook_port) {
       return Status::InvalidArgument("--webhook-port: port " + std::to_string(o.webhook_port) +
                                      " is already used by " + flag);

@@ -21,8 +21,8 @@
 namespace waop::app {
 
 // The Secret and the Service live in --webhook-secret-namespace, else the pod's namespace (the
-// service account's), else `kubeconfig_namespace`, else "default". `caches_synced` gates reviews (see
-// AdmissionHandler). InvalidArgument for bad settings.
+// service account's), else `kubeconfig_namespace`, else "default". `caches_synced` gates reviews
+// (see AdmissionHandler). InvalidArgument for bad settings.
 [[nodiscard]] Status AddWebhook(manager::Manager& mgr, const Options& o,
                                 const std::string& kubeconfig_namespace, kube::Client& client,
                                 const controller::ClusterView& view,

@@ -200,6 +200,11 @@ OperatorProcess::OperatorProcess(const std::string& name, const std::string& kub
                                    "127.0.0.1:" + std::to_string(metrics_port_),
                                    "--health-probe-bind-address",
                                    "127.0.0.1:" + std::to_string(probe_port_)};
+  // Without a ValidatingWebhookConfiguration the webhook would keep the replica unready; tests
+  // of the webhook pass their own --webhook-port (a free one).
+  bool webhook_port_given = false;
+  for (const std::string& a : extra_args) webhook_port_given |= a.rfind("--webhook-port", 0) == 0;
+  if (!webhook_port_given) argv.push_back("--webhook-port=0");
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   proc_ = std::make_unique<Process>(name, argv, log_dir);
 }

@@ -72,8 +72,10 @@ TEST(OptionsTest, WebhookFlags) {
             "\"a b\"");
   EXPECT_EQ(ParseOptions({"--webhook-secret-name="}).status().message(),
             "--webhook-secret-name: expected a non-empty name, got \"\"");
-  EXPECT_NE(ParseOptions({"--webhook-cert-check-interval=0s"}).status().message().find(
-                "--webhook-cert-check-interval"),
+  EXPECT_NE(ParseOptions({"--webhook-cert-check-interval=0s"})
+                .status()
+                .message()
+                .find("--webhook-cert-check-interval"),
             std::string::npos);
 }
 
