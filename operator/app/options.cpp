@@ -117,6 +117,15 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
           o.webhook_port = n;
           return Status::Ok();
         }}},
+      {"webhook-bind-host",
+       {false,
+        [&o](std::string_view flag, std::string_view v) {
+          if (v.empty() || v.find_first_of(" /[]") != std::string_view::npos) {
+            return Bad(flag, "an IP address or host name to listen on, such as 127.0.0.1", v);
+          }
+          o.webhook_bind_host = std::string(v);
+          return Status::Ok();
+        }}},
       {"webhook-cert-dir", {false, str(&o.webhook_cert_dir)}},
       {"webhook-host",
        {false,
@@ -229,6 +238,8 @@ Usage: whatsapp-operator [flags]
   --sync-period DURATION             full resync of every assignment (default 10h)
   --webhook-port PORT                HTTPS port of the admission webhook (default 9443;
                                      0 disables it)
+  --webhook-bind-host HOST           interface the webhook listens on (default 0.0.0.0, all;
+                                     127.0.0.1 for a local run)
   --webhook-cert-dir DIR             serve tls.crt and tls.key from DIR (cert-manager, a mounted
                                      Secret; reloaded when they change) and inject nothing;
                                      default: make a CA and certificate and keep them in a Secret

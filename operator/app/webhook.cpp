@@ -24,7 +24,8 @@ class WebhookServerRunnable final : public manager::Runnable {
                         std::function<bool()> caches_synced,
                         std::shared_ptr<tls::ReloadableServerCert> cert)
       : handler_(view, clock, std::move(caches_synced)),
-        server_("0.0.0.0", static_cast<std::uint16_t>(o.webhook_port), handler_, std::move(cert)),
+        server_(o.webhook_bind_host, static_cast<std::uint16_t>(o.webhook_port), handler_,
+                std::move(cert)),
         port_(o.webhook_port) {}
   std::string Name() const override { return "admission webhook server"; }
   Status Start() override {

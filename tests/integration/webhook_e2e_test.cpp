@@ -92,7 +92,7 @@ class WebhookE2eTest : public ::testing::Test {
   // An operator serving the webhook on `port` (with the Secret-backed certificates).
   OperatorProcess& StartOperator(int port, std::vector<std::string> extra = {}) {
     std::vector<std::string> args = {"--webhook-port=" + std::to_string(port),
-                                     "--webhook-host=127.0.0.1",
+                                     "--webhook-host=127.0.0.1", "--webhook-bind-host=127.0.0.1",
                                      "--webhook-cert-check-interval=1s"};
     args.insert(args.end(), extra.begin(), extra.end());
     ops_.push_back(std::make_unique<OperatorProcess>(*cluster_, args));

@@ -39,6 +39,11 @@ TEST(OptionsTest, WebhookFlags) {
   auto d = ParseOptions({});
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(d->webhook_port, 9443);
+  EXPECT_EQ(d->webhook_bind_host, "0.0.0.0");
+  EXPECT_EQ(ParseOptions({"--webhook-bind-host=127.0.0.1"})->webhook_bind_host, "127.0.0.1");
+  EXPECT_EQ(ParseOptions({"--webhook-bind-host="}).status().message(),
+            "--webhook-bind-host: expected an IP address or host name to listen on, such as "
+            "127.0.0.1, got \"\"");
   EXPECT_EQ(d->webhook_cert_dir, "");
   EXPECT_EQ(d->webhook_service_name, "whatsapp-operator-webhook");
   EXPECT_EQ(d->webhook_configuration_name, "whatsapp-operator");
