@@ -164,6 +164,55 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
           o.sync_period = std::chrono::duration_cast<std::chrono::seconds>(*d);
           return Status::Ok();
         }}},
+      {"webhook-port",
+       {false,
+        [&o](std::string_view flag, std::string_view v) {
+          int n = -1;
+          auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+          if (ec != std::errc() || p != v.data() + v.size() || n < 0 || n > 65535) {
+            return Bad(flag, "a port from 1 to 65535, or 0 to disable the webhook", v);
+          }
+          o.webhook_port = n;
+          return Status::Ok();
+        }}},
+      {"webhook-bind-host",
+       {false,
+        [&o](std::string_view flag, std::string_view v) {
+          if (v.empty() || v.find_first_of(" /[]") != std::string_view::npos) {
+            return Bad(flag, "an IP address or host name to listen on, such as 127.0.0.1", v);
+          }
+          o.webhook_bind_host = std::string(v);
+          return Status::Ok();
+        }}},
+      {"webhook-cert-dir", {false, str(&o.webhook_cert_dir)}},
+      {"webhook-host",
+       {false,
+        [&o](std::string_view flag, std::string_view v) {
+          while (!v.empty()) {
+            const size_t comma = v.find(',');
+            std::string_view host = v.substr(0, comma);
+            v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
+            if (host.empty() || host.find_first_of(" /") != std::string_view::npos) {
+              return Bad(flag, "a DNS name or IP address (comma-separated for several)", host);
+            }
+            o.webhook_hosts.emplace_back(host);
+          }
+          return Status::Ok();
+        }}},
+      {"webhook-service-name", {false, str(&o.webhook_service_name)}},
+      {"webhook-configuration-name", {false, str(&o.webhook_configuration_name)}},
+      {"webhook-secret-name", {false, str(&o.webhook_secret_name)}},
+      {"webhook-secret-namespace", {false, str(&o.webhook_secret_namespace)}},
+      {"webhook-cert-check-interval",
+       {false,
+        [&o](std::string_view flag, std::string_view v) {
+          auto d = ParseDuration(v);
+          if (!d.ok() || *d < std::chrono::seconds(1)) {
+            return Bad(flag, "a duration of at least 1s such as 1m or 30s", v);
+          }
+          o.webhook_cert_check_interval = std::chrono::duration_cast<std::chrono::seconds>(*d);
+          return Status::Ok();
+        }}},
       {"log-format",
        {false,
         [&o](std::string_view, std::string_view v) {
@@ -225,6 +274,20 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
       }
     }
   }
+  for (const auto& [flag, address] :
+       {std::pair{"--metrics-bind-address", o.metrics_bind_address},
+        std::pair{"--health-probe-bind-address", o.health_probe_bind_address}}) {
+    if (o.webhook_port != 0 && address.port == o.webhook_port) {
+      return Status::InvalidArgument("--webhook-port: port " + std::to_string(o.webhook_port) +
+                                     " is already used by " + flag);
+    }
+  }
+  for (const auto& [flag, value] :
+       {std::pair{"--webhook-service-name", &o.webhook_service_name},
+        std::pair{"--webhook-configuration-name", &o.webhook_configuration_name},
+        std::pair{"--webhook-secret-name", &o.webhook_secret_name}}) {
+    if (value->empty()) return Bad(flag + 2, "a non-empty name", *value);
+  }
   return o;
 }
 
@@ -258,6 +321,25 @@ Usage: whatsapp-operator [flags]
                                      tenant's language (default po_notification; "" = none)
   --max-concurrent-reconciles N      parallel reconciles (default 4)
   --sync-period DURATION             full resync of every assignment (default 10h)
+  --webhook-port PORT                HTTPS port of the admission webhook (default 9443;
+                                     0 disables it)
+  --webhook-bind-host HOST           interface the webhook listens on (default 0.0.0.0, all;
+                                     127.0.0.1 for a local run)
+  --webhook-cert-dir DIR             serve tls.crt and tls.key from DIR (cert-manager, a mounted
+                                     Secret; reloaded when they change) and inject nothing;
+                                     default: make a CA and certificate and keep them in a Secret
+  --webhook-host HOST                extra DNS name or IP address in the serving certificate
+                                     (repeatable or comma-separated; 127.0.0.1 for a local run)
+  --webhook-service-name NAME        Service in front of the webhook; its DNS names go into the
+                                     certificate (default whatsapp-operator-webhook)
+  --webhook-configuration-name NAME  ValidatingWebhookConfiguration whose caBundle the operator
+                                     fills (default whatsapp-operator)
+  --webhook-secret-name NAME         Secret holding the webhook's CA and certificate
+                                     (default whatsapp-operator-webhook-tls)
+  --webhook-secret-namespace NS      namespace of that Secret and of the Service (default: the
+                                     pod's, else the kubeconfig's, else default)
+  --webhook-cert-check-interval D    how often the Secret, the caBundle and --webhook-cert-dir are
+                                     checked and renewed (default 1m)
   --log-format json|text             log line format (default json)
   --log-level LEVEL                  debug, info, warn or error (default info)
   --version                          print the version and exit

@@ -39,6 +39,16 @@ struct Options {
   std::string graph_ca_file;
   std::chrono::seconds sync_period{10 * 3600};  // full resync of every assignment
   logging::LoggingOptions logging;              // --log-format json|text, --log-level
+  // The admission webhook (SPEC sections 3 and 7).
+  int webhook_port = 9443;                    // 0 disables the webhook
+  std::string webhook_bind_host = "0.0.0.0";  // the interface it listens on
+  std::string webhook_cert_dir;               // "" = make and keep certificates
+  std::vector<std::string> webhook_hosts;     // extra SANs (repeatable, comma lists)
+  std::string webhook_service_name = "whatsapp-operator-webhook";
+  std::string webhook_configuration_name = "whatsapp-operator";
+  std::string webhook_secret_name = "whatsapp-operator-webhook-tls";
+  std::string webhook_secret_namespace;  // "" = the operator's namespace
+  std::chrono::seconds webhook_cert_check_interval{60};
   bool show_version = false;
   bool show_help = false;
 };

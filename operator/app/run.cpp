@@ -13,6 +13,7 @@
 #include "app/credentials_wiring.h"
 #include "app/meta_wiring.h"
 #include "app/ready_reasons.h"
+#include "app/webhook.h"
 #include "common/logging.h"
 #include "controller/assignment_reconciler.h"
 #include "controller/informer_view.h"
@@ -253,6 +254,17 @@ int Run(const Options& o, server::SignalHandler& signals) {
   }
   (*credentials)->OnCredentialsChange([m = meta_wiring->get()] { m->OnCredentialsChange(); });
   meta_parts.store(meta_wiring->get());
+
+  // --- Admission webhook (SPEC 3 and 7; app/webhook.h): every replica serves it from the
+  // informer cache, with certificates kept in a Secret or read from --webhook-cert-dir. ---
+  if (Status s = AddWebhook(
+          mgr, o, config->default_namespace, *client, view, [&mgr] { return mgr.CachesSynced(); },
+          clock);
+      !s.ok()) {
+    Log(lvl::err, "cannot set up the admission webhook", {{"error", s.message()}});
+    return 1;
+  }
+  // --- end of the admission webhook ---
 
   mgr.AddLeaderOnly(std::make_unique<manager::ControllerRunnable>(
       workers, o.max_concurrent_reconciles,

@@ -43,12 +43,7 @@ std::optional<core::PhoneInfo> PhoneInfoFrom(const ObjectPtr& phone_number) {
   if (!phone_number) return std::nullopt;
   auto parsed = api::ParsePhoneNumber(*phone_number);
   if (!parsed.ok()) return std::nullopt;
-  const auto& s = parsed->status;
-  if (s.display_phone_number.empty() && s.quality_rating.empty() && s.verified_name.empty()) {
-    return std::nullopt;  // created, never synced from Meta
-  }
-  return core::PhoneInfo{s.display_phone_number, s.verified_name, s.quality_rating,
-                         s.messaging_limit_tier, s.last_sync_time};
+  return core::PhoneInfoFromStatus(parsed->status);
 }
 
 std::string Key(const api::ObjectMeta& meta) { return meta.ns + "/" + meta.name; }

@@ -114,6 +114,14 @@ std::string NormalizeQuality(std::string_view rating) {
   return std::string(api::kQualityUnknown);
 }
 
+std::optional<PhoneInfo> PhoneInfoFromStatus(const api::PhoneNumberStatus& s) {
+  if (s.display_phone_number.empty() && s.quality_rating.empty() && s.verified_name.empty()) {
+    return std::nullopt;  // created, never synced from Meta
+  }
+  return PhoneInfo{s.display_phone_number, s.verified_name, s.quality_rating,
+                   s.messaging_limit_tier, s.last_sync_time};
+}
+
 std::string BindingMessage(const api::AssignmentSpec& spec, const BindingOutcome& outcome,
                            const std::optional<PhoneInfo>& phone) {
   const std::string* meta_display = phone ? &phone->display_phone_number : nullptr;

@@ -43,6 +43,11 @@ struct PhoneInfo {
   std::optional<WallTime> checked_at;  // when Meta last reported it
 };
 
+// What an inventory object's status says about its number, for messages and status; nullopt
+// for one never synced from Meta (no display number, rating or verified name yet). The
+// reconciler and the admission webhook both read it, so their messages agree.
+std::optional<PhoneInfo> PhoneInfoFromStatus(const api::PhoneNumberStatus& status);
+
 // Whether the master WABA's inventory is known to lack the number. With an inventory that
 // could not be read (no credentials, Meta down), this is kUnknown and no error is shown.
 enum class PhoneNumberPresence { kUnknown, kPresent, kAbsent };

@@ -118,4 +118,79 @@ Result<SslContextCallback> MakeClientSslCallback(std::string_view ca_pem,
       });
 }
 
+struct ReloadableServerCert::Loaded {
+  std::vector<X509Ptr> chain;  // leaf first
+  PkeyPtr key;
+  std::string chain_pem;
+};
+
+ReloadableServerCert::ReloadableServerCert() = default;
+ReloadableServerCert::~ReloadableServerCert() = default;
+
+Status ReloadableServerCert::Set(std::string_view cert_chain_pem, std::string_view key_pem) {
+  // The same checks a listener's context makes, on a scratch context.
+  boost::asio::ssl::context probe(boost::asio::ssl::context::tls_server);
+  WAOP_RETURN_IF_ERROR(ConfigureServerContext(probe, cert_chain_pem, key_pem));
+  auto certs = ParseCerts(cert_chain_pem, "server certificate");
+  if (!certs.ok()) return certs.status();
+  auto key = ParseKey(key_pem, "server key");
+  if (!key.ok()) return key.status();
+  auto loaded = std::make_shared<Loaded>();
+  loaded->chain = std::move(*certs);
+  loaded->key = std::move(*key);
+  loaded->chain_pem = std::string(cert_chain_pem);
+  std::lock_guard lock(mu_);
+  current_ = std::move(loaded);
+  return Status::Ok();
+}
+
+bool ReloadableServerCert::loaded() const {
+  std::lock_guard lock(mu_);
+  return current_ != nullptr;
+}
+
+std::string ReloadableServerCert::cert_pem() const {
+  std::lock_guard lock(mu_);
+  return current_ ? current_->chain_pem : std::string();
+}
+
+std::shared_ptr<const ReloadableServerCert::Loaded> ReloadableServerCert::Current() const {
+  std::lock_guard lock(mu_);
+  return current_;
+}
+
+namespace {
+
+// SSL_CTX_set_cert_cb: puts the current certificate on this connection. 0 fails the handshake.
+int UseCurrentCert(SSL* ssl, void* arg) {
+  auto* holder = static_cast<ReloadableServerCert*>(arg);
+  std::shared_ptr<const ReloadableServerCert::Loaded> c = holder->Current();
+  if (!c || c->chain.empty()) return 0;
+  if (SSL_use_certificate(ssl, c->chain[0].get()) != 1 ||
+      SSL_use_PrivateKey(ssl, c->key.get()) != 1) {
+    ERR_clear_error();
+    return 0;
+  }
+  SSL_clear_chain_certs(ssl);
+  for (size_t i = 1; i < c->chain.size(); ++i) {
+    if (SSL_add1_chain_cert(ssl, c->chain[i].get()) != 1) {
+      ERR_clear_error();
+      return 0;
+    }
+  }
+  return 1;
+}
+
+}  // namespace
+
+SslContextCallback MakeReloadableServerSslCallback(std::shared_ptr<ReloadableServerCert> cert) {
+  return SslContextCallback([cert = std::move(cert)](boost::asio::ssl::context& ctx) {
+    SSL_CTX* native = ctx.native_handle();
+    SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+    // The callback holds `cert` for as long as the listener keeps its configuration, which
+    // outlives every context it makes.
+    SSL_CTX_set_cert_cb(native, &UseCurrentCert, cert.get());
+  });
+}
+
 }  // namespace waop::tls

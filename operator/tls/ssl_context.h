@@ -11,7 +11,10 @@
 
 #include <boost/asio/ssl/context.hpp>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "common/status.h"
@@ -40,5 +43,38 @@ Result<SslContextCallback> MakeServerSslCallback(std::string_view cert_chain_pem
                                                  std::string_view key_pem);
 Result<SslContextCallback> MakeClientSslCallback(
     std::string_view ca_pem, const std::optional<KeyPair>& client_cert = std::nullopt);
+
+// A server certificate that can be replaced while a listener serves it: the listener's SSL
+// context asks for the current one at every handshake (SSL_CTX_set_cert_cb), so a renewed or
+// rotated certificate is served from the next connection on, without reopening the port.
+//
+// Thread-safety: Set and the accessors may be called from any thread while handshakes read it.
+class ReloadableServerCert {
+ public:
+  struct Loaded;  // parsed leaf, chain and key (opaque; see ssl_context.cpp)
+
+  ReloadableServerCert();
+  ~ReloadableServerCert();
+  ReloadableServerCert(const ReloadableServerCert&) = delete;
+  ReloadableServerCert& operator=(const ReloadableServerCert&) = delete;
+
+  // Replaces the certificate (chain leaf first) and key. InvalidArgument when a PEM does not
+  // parse or the key does not match the leaf; then the previous certificate stays.
+  [[nodiscard]] Status Set(std::string_view cert_chain_pem, std::string_view key_pem);
+  // True once a certificate was set.
+  bool loaded() const;
+  // The certificate chain PEM being served ("" before the first Set). Never the key.
+  std::string cert_pem() const;
+  // What handshakes use; null before the first Set.
+  std::shared_ptr<const Loaded> Current() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::shared_ptr<const Loaded> current_;  // guarded by mu_
+};
+
+// A callback for http_listener_config: TLS 1.2 or newer, serving whatever `cert` holds at each
+// handshake; a handshake fails while it holds nothing. The callback keeps `cert` alive.
+SslContextCallback MakeReloadableServerSslCallback(std::shared_ptr<ReloadableServerCert> cert);
 
 }  // namespace waop::tls

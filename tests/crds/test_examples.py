@@ -8,6 +8,7 @@ Usage: test_examples.py <examples dir> <crds dir>
   kustomize base listing exactly those files;
 - examples/duplicate: reuses the phone number of another example (for another tenant), so it
   is refused with DuplicatePhoneNumber;
+- examples/webhook: the ValidatingWebhookConfiguration for a local run (SPEC section 3 names);
 - the credentials Secret has exactly the SPEC section 4 keys, with placeholder values only;
 - the GitOps layout: kustomization (built with `kubectl kustomize` when kubectl is on PATH),
   Argo CD Application and Flux Kustomization pointing at it, and the Argo CD health check
@@ -114,6 +115,36 @@ def check_duplicate(c, examples_dir, assignments):
         expected = (f"Phone number {h['spec']['displayPhoneNumber']} already assigned to tenant "
                     f"'{h['spec']['tenantName']}' ({h['metadata']['namespace']}/{h['metadata']['name']})")
         c.check(expected in text, where, f"the comment should quote the refusal: {expected}")
+
+
+def check_webhook(c, examples_dir):
+    """examples/webhook: the SPEC section 3 names, a url on 127.0.0.1:9443, no caBundle (the
+    operator injects it)."""
+    where = "webhook/validating-webhook-local.yaml"
+    docs = crdlib.load_yaml_documents(os.path.join(examples_dir, where))
+    if not c.check(len(docs) == 1 and docs[0].get("kind") == "ValidatingWebhookConfiguration"
+                   and docs[0].get("apiVersion") == "admissionregistration.k8s.io/v1", where,
+                   "must hold one admissionregistration.k8s.io/v1 ValidatingWebhookConfiguration"):
+        return
+    vwc = docs[0]
+    c.check(vwc["metadata"].get("name") == "whatsapp-operator", where, "must be named whatsapp-operator")
+    hooks = vwc.get("webhooks") or []
+    if not c.check(len(hooks) == 1, where, "must have one webhook"):
+        return
+    h = hooks[0]
+    c.check(h.get("name") == "vwhatsappassignment.whatsapp.bakery-ia.io", where, "webhook name")
+    c.check(h.get("admissionReviewVersions") == ["v1"] and h.get("sideEffects") == "None", where,
+            "admissionReviewVersions [v1] and sideEffects None")
+    cfg = h.get("clientConfig") or {}
+    c.check(cfg.get("url") == "https://127.0.0.1:9443/validate-whatsapp-bakery-ia-io-v1alpha1-whatsappassignment",
+            where, "url must be the operator's path on https://127.0.0.1:9443")
+    c.check("caBundle" not in cfg, where, "no caBundle: the operator injects it")
+    rules = h.get("rules") or []
+    c.check(len(rules) == 1 and rules[0].get("apiGroups") == ["whatsapp.bakery-ia.io"]
+            and rules[0].get("apiVersions") == ["v1alpha1"]
+            and sorted(rules[0].get("operations", [])) == ["CREATE", "UPDATE"]
+            and rules[0].get("resources") == ["whatsappassignments"], where,
+            "one rule: CREATE and UPDATE of whatsappassignments.whatsapp.bakery-ia.io/v1alpha1")
 
 
 def check_namespace_and_secret(c, examples_dir):
@@ -298,6 +329,7 @@ def main(argv):
     assignments = check_assignments(c, examples_dir)
     check_duplicate(c, examples_dir, assignments)
     check_namespace_and_secret(c, examples_dir)
+    check_webhook(c, examples_dir)
     check_gitops(c, examples_dir, assignments)
     check_health(c, examples_dir)
     return c.summary("examples_valid")

@@ -203,6 +203,11 @@ void OperatorProcess::Launch() {
       "--meta-webhook-bind-address",
       "0",
   };
+  // Without a ValidatingWebhookConfiguration the webhook would keep the replica unready; tests
+  // of the webhook pass their own --webhook-port (a free one).
+  bool webhook_port_given = false;
+  for (const std::string& a : extra_args_) webhook_port_given |= a.rfind("--webhook-port", 0) == 0;
+  if (!webhook_port_given) argv.push_back("--webhook-port=0");
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
   proc_.reset();  // the previous attempt, if any, is stopped first
   std::filesystem::path log_dir = dir_.path() / ("run" + std::to_string(launches_));

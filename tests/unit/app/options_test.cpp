@@ -35,6 +35,55 @@ TEST(OptionsTest, AcceptsBothFlagForms) {
   EXPECT_FALSE(off->leader_elect);
 }
 
+TEST(OptionsTest, WebhookFlags) {
+  auto d = ParseOptions({});
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->webhook_port, 9443);
+  EXPECT_EQ(d->webhook_bind_host, "0.0.0.0");
+  EXPECT_EQ(ParseOptions({"--webhook-bind-host=127.0.0.1"})->webhook_bind_host, "127.0.0.1");
+  EXPECT_EQ(ParseOptions({"--webhook-bind-host="}).status().message(),
+            "--webhook-bind-host: expected an IP address or host name to listen on, such as "
+            "127.0.0.1, got \"\"");
+  EXPECT_EQ(d->webhook_cert_dir, "");
+  EXPECT_EQ(d->webhook_service_name, "whatsapp-operator-webhook");
+  EXPECT_EQ(d->webhook_configuration_name, "whatsapp-operator");
+  EXPECT_EQ(d->webhook_secret_name, "whatsapp-operator-webhook-tls");
+  EXPECT_EQ(d->webhook_secret_namespace, "");
+  EXPECT_EQ(d->webhook_cert_check_interval, std::chrono::seconds(60));
+
+  auto o = ParseOptions({"--webhook-port=9444", "--webhook-host", "127.0.0.1,webhook.local",
+                         "--webhook-host=::1", "--webhook-cert-dir=/certs",
+                         "--webhook-configuration-name=vwc", "--webhook-secret-name=s",
+                         "--webhook-secret-namespace=ops", "--webhook-service-name=svc",
+                         "--webhook-cert-check-interval=5s"});
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->webhook_port, 9444);
+  EXPECT_EQ(o->webhook_hosts, (std::vector<std::string>{"127.0.0.1", "webhook.local", "::1"}));
+  EXPECT_EQ(o->webhook_cert_dir, "/certs");
+  EXPECT_EQ(o->webhook_configuration_name, "vwc");
+  EXPECT_EQ(o->webhook_secret_name, "s");
+  EXPECT_EQ(o->webhook_secret_namespace, "ops");
+  EXPECT_EQ(o->webhook_service_name, "svc");
+  EXPECT_EQ(o->webhook_cert_check_interval, std::chrono::seconds(5));
+  EXPECT_EQ(ParseOptions({"--webhook-port=0"})->webhook_port, 0);
+
+  EXPECT_EQ(ParseOptions({"--webhook-port=70000"}).status().message(),
+            "--webhook-port: expected a port from 1 to 65535, or 0 to disable the webhook, got "
+            "\"70000\"");
+  EXPECT_EQ(ParseOptions({"--webhook-port=8080"}).status().message(),
+            "--webhook-port: port 8080 is already used by --metrics-bind-address");
+  EXPECT_EQ(ParseOptions({"--webhook-host=a b"}).status().message(),
+            "--webhook-host: expected a DNS name or IP address (comma-separated for several), got "
+            "\"a b\"");
+  EXPECT_EQ(ParseOptions({"--webhook-secret-name="}).status().message(),
+            "--webhook-secret-name: expected a non-empty name, got \"\"");
+  EXPECT_NE(ParseOptions({"--webhook-cert-check-interval=0s"})
+                .status()
+                .message()
+                .find("--webhook-cert-check-interval"),
+            std::string::npos);
+}
+
 TEST(OptionsTest, BadInputNamesTheFlagAndTheExpectation) {
   EXPECT_EQ(ParseOptions({"--max-concurrent-reconciles=x"}).status().message(),
             "--max-concurrent-reconciles: expected an integer from 1 to 1000, got \"x\"");
