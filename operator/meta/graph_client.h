@@ -2,7 +2,9 @@
 // the token in the Authorization header (never in a URL), paged listings with limit=100 that
 // follow paging.next while it stays on the base URL's scheme, host and port (else the `after`
 // cursor), Meta's errors classified by graph_parse.h, and X-App-Usage /
-// X-Business-Use-Case-Usage kept for LastUsage().
+// X-Business-Use-Case-Usage kept for LastUsage() (the higher of the two from the last answer;
+// an answer with neither resets it to unseen, since Meta sends them once usage is noticeable).
+// Each HTTP request, body included, is bounded by `timeout` (a timeout is kUnavailable).
 //
 // Thread-safety: the returned client is safe for concurrent calls.
 #pragma once
