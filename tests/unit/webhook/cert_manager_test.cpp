@@ -86,7 +86,8 @@ TEST_F(CertManagerTest, FirstSyncCreatesTheSecretLoadsItAndInjectsTheCaEverywher
   EXPECT_EQ(serving->cert_pem(), crt);
   EXPECT_EQ(m->ca_bundle(), ca);
 
-  for (const json& w : StoredVwc()["webhooks"]) {
+  const json vwc = StoredVwc();
+  for (const json& w : vwc["webhooks"]) {
     auto bundle = kube::DecodeBase64(w["clientConfig"].value("caBundle", ""));
     ASSERT_TRUE(bundle.ok());
     EXPECT_EQ(*bundle, ca) << w["name"];
