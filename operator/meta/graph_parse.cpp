@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "common/json.h"
+
 namespace waop::meta {
 
 using nlohmann::json;
@@ -128,28 +130,9 @@ std::optional<int> UsageOf(const json& o) {
 }  // namespace
 
 bool JsonDepthWithin(std::string_view body, int max_depth) {
-  int depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : body) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > max_depth) return false;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return true;
+  if (max_depth < 0) return false;
+  const auto limit = static_cast<std::size_t>(max_depth);
+  return waop::JsonNestingDepth(body, limit) <= limit;
 }
 
 std::string Redact(std::string text, std::string_view secret) {

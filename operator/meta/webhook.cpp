@@ -8,6 +8,7 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 
+#include "common/json.h"
 #include "common/logging.h"
 
 namespace waop::meta {
@@ -154,34 +155,9 @@ bool ContentLengthTooLarge(std::string_view content_length) {
   return n > kMaxWebhookBodyBytes;
 }
 
-int JsonNestingDepth(std::string_view text, int limit) {
-  int depth = 0;
-  int deepest = 0;
-  bool in_string = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;  // the escaped character, whatever it is
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > deepest) deepest = depth;
-      if (deepest > limit) return limit + 1;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return deepest;
-}
-
 std::optional<std::vector<QualityUpdate>> ParseQualityUpdates(std::string_view body) {
-  if (JsonNestingDepth(body, kMaxWebhookJsonDepth) > kMaxWebhookJsonDepth) return std::nullopt;
+  constexpr auto kLimit = static_cast<std::size_t>(kMaxWebhookJsonDepth);
+  if (JsonNestingDepth(body, kLimit) > kLimit) return std::nullopt;
   const json doc = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded() || !doc.is_object()) return std::nullopt;
   std::vector<QualityUpdate> out;

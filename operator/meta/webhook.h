@@ -78,10 +78,6 @@ std::string SignatureHeaderValue(std::string_view app_secret, std::string_view b
 // that is not a number is not "too large": the read enforces the limit then).
 bool ContentLengthTooLarge(std::string_view content_length);
 
-// The depth of the deepest array/object nesting in `text` (strings skipped), stopping early
-// once it exceeds `limit` (then returns limit + 1). Not a validator.
-int JsonNestingDepth(std::string_view text, int limit);
-
 // The quality updates in a webhook payload (already parsed JSON text), or nullopt when the text
 // is not a JSON object within the depth bound.
 std::optional<std::vector<QualityUpdate>> ParseQualityUpdates(std::string_view body);

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "common/json.h"
+
 namespace waop::meta {
 namespace {
 
@@ -160,8 +162,8 @@ TEST_F(WebhookTest, DeepNestingIs400) {
   // Brackets inside strings do not count.
   std::string in_string = "{\"a\":\"" + std::string(1000, '[') + "\\\"\"}";
   EXPECT_EQ(PostSigned(in_string).status, 200);
-  EXPECT_EQ(JsonNestingDepth("{\"a\":[{}]}", 10), 3);
-  EXPECT_EQ(JsonNestingDepth(std::string(50, '['), 10), 11);
+  EXPECT_EQ(JsonNestingDepth("{\"a\":[{}]}", 10), 3u);
+  EXPECT_EQ(JsonNestingDepth(std::string(50, '['), 10), 11u);
 }
 
 TEST_F(WebhookTest, UnknownShapesAreIgnored) {
