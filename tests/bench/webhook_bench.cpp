@@ -49,7 +49,9 @@ json Review(size_t i, const std::string& phone, const std::string& tenant) {
 
 void Print(const char* what, std::vector<double> us) {
   std::sort(us.begin(), us.end());
-  auto at = [&](double q) { return us[static_cast<size_t>(q * static_cast<double>(us.size() - 1))]; };
+  auto at = [&](double q) {
+    return us[static_cast<size_t>(q * static_cast<double>(us.size() - 1))];
+  };
   std::printf("%-34s n=%zu  p50 %.3f ms  p99 %.3f ms  max %.3f ms\n", what, us.size(),
               at(0.50) / 1000, at(0.99) / 1000, us.back() / 1000);
 }
@@ -93,11 +95,10 @@ int main(int argc, char** argv) {
   std::vector<std::string> bodies;
   for (size_t i = 0; i < 2000; ++i) {
     const size_t holder = (i * 7919) % n;
-    bodies.push_back(i % 2 == 0
-                         ? Review(i, std::to_string(100000000 + holder), "new-" + std::to_string(i))
-                               .dump()
-                         : Review(i, std::to_string(900000000 + i), "new-" + std::to_string(i))
-                               .dump());
+    bodies.push_back(
+        i % 2 == 0
+            ? Review(i, std::to_string(100000000 + holder), "new-" + std::to_string(i)).dump()
+            : Review(i, std::to_string(900000000 + i), "new-" + std::to_string(i)).dump());
   }
   std::vector<double> us;
   for (int round = 0; round < 10; ++round) {

@@ -193,16 +193,12 @@ OperatorProcess::OperatorProcess(const std::string& name, const std::string& kub
   metrics_port_ = FreePort();
   probe_port_ = FreePort();
   while (probe_port_ == metrics_port_) probe_port_ = FreePort();
-  std::vector<std::string> argv = {OperatorBinary(),
-                                   "--kubeconfig",
-                                   kubeconfig,
-                                   "--metrics-bind-address",
-                                   "127.0.0.1:" + std::to_string(metrics_port_),
-                                   "--health-probe-bind-address",
-                                   "127.0.0.1:" + std::to_string(probe_port_),
-                                   // Off: the default :8082 would clash between replicas.
-                                   "--meta-webhook-bind-address",
-                                   "0"};
+  std::vector<std::string> argv = {
+      OperatorBinary(), "--kubeconfig", kubeconfig, "--metrics-bind-address",
+      "127.0.0.1:" + std::to_string(metrics_port_), "--health-probe-bind-address",
+      "127.0.0.1:" + std::to_string(probe_port_),
+      // Off: the default :8082 would clash between replicas.
+      "--meta-webhook-bind-address", "0"};
   // Without a ValidatingWebhookConfiguration the webhook would keep the replica unready; tests
   // of the webhook pass their own --webhook-port (a free one).
   bool webhook_port_given = false;

@@ -67,8 +67,8 @@ TEST(CredentialsE2eTest, PublishesRotatesAndNeverLogsTheToken) {
       cluster, std::vector<std::string>{
                    "--credentials-dir", creds.path().string(), "--credentials-poll-interval=200ms",
                    // Meta is not part of this test: a closed loopback port, never the internet.
-                   "--graph-api-url", "http://127.0.0.1:1",
-                   "--meta-webhook-bind-address", "127.0.0.1:" + std::to_string(webhook_port)});
+                   "--graph-api-url", "http://127.0.0.1:1", "--meta-webhook-bind-address",
+                   "127.0.0.1:" + std::to_string(webhook_port)});
   ASSERT_TRUE(op->ok());
   ASSERT_TRUE(op->WaitReady(120s)) << "operator never ready";
 
