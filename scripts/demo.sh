@@ -69,8 +69,12 @@ cleanup() {
     echo "kill ${PIDS[*]}    # stops the operator and the dev servers; then rm -rf $WORK"
     return
   fi
-  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do kill "${PIDS[i]}" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  # Newest first, each one gone before the next: the operator releases its Lease while the API
+  # server still answers.
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+    kill "${PIDS[i]}" 2>/dev/null || true
+    wait "${PIDS[i]}" 2>/dev/null || true
+  done
   if [[ $rc != 0 && -f "$WORK/operator.log" ]]; then
     echo "--- last lines of the operator's log:" >&2
     tail -n 20 "$WORK/operator.log" >&2
@@ -180,7 +184,7 @@ curl -fsS -X PATCH "http://127.0.0.1:$GRAPH_PORT/_control/phone-numbers/12345678
   -H 'Content-Type: application/json' \
   -d "{\"qualityRating\":\"RED\",\"webhook\":{\"url\":\"http://127.0.0.1:$META_PORT/meta/webhook\",\"event\":\"DOWNGRADE\"}}" \
   -o "$WORK/webhook.out"
-python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("webhook delivered, the operator answered HTTP", r["status"])' \
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["webhook"]; print("webhook delivered, the operator answered HTTP", r["status"])' \
   "$WORK/webhook.out"
 wait_for "San Juan's quality to turn RED" quality_is panaderia-san-juan RED
 show "$KUBECTL" get wa -n bakery-ia panaderia-san-juan

@@ -10,6 +10,7 @@ Usage: check_image_rootfs.py --script scripts/image-rootfs.sh --operator BINARY
 import argparse
 import glob
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -34,8 +35,9 @@ def main():
         for must in ("usr/local/bin/whatsapp-operator", "etc/passwd", "etc/ssl/certs/ca-certificates.crt"):
             if not os.path.exists(os.path.join(rootfs, must)):
                 failures.append(f"{must} missing from the rootfs")
-        if os.geteuid() == 0:
-            base = ["chroot", rootfs, "/usr/local/bin/whatsapp-operator"]
+        chroot = shutil.which("chroot") or "/usr/sbin/chroot"
+        if os.geteuid() == 0 and os.path.exists(chroot):
+            base = [chroot, rootfs, "/usr/local/bin/whatsapp-operator"]
             how = "chroot"
         else:
             loader = glob.glob(os.path.join(rootfs, "lib*", "ld-linux*.so*"))
