@@ -54,6 +54,8 @@ def main():
     pages += glob.glob(os.path.join(a.source, "charts", "whatsapp-operator", "*.md"))
     for page in pages:
         text = open(page, encoding="utf-8").read()
+        text = re.sub(r"```.*?```", "", text, flags=re.S)  # code is not a link
+        text = re.sub(r"`[^`\n]*`", "", text)
         rel = os.path.relpath(page, a.source)
         for target in re.findall(r"\]\(([^)\s]+)\)", text):
             if re.match(r"[a-z]+:", target):
