@@ -3,7 +3,8 @@
 
 Usage: check_docs.py --operator BINARY --source DIR
 
-- the code block under "## Flags" in docs/operating.md is exactly `whatsapp-operator --help`;
+- the code block under "## Flags" in docs/operating.md is exactly `whatsapp-operator --help`, and
+  its Permissions table grants what `whatsapp-operator --print-rbac --leader-elect` prints;
 - docs/runbook.md names every Ready/condition reason (operator/api/types.h kReason*) and every
   Event reason the code records (string literals passed to EventRecorder::Record);
 - README.md, docs/*.md, examples/README.md and the chart's files link only inside the repository
@@ -35,6 +36,25 @@ def main():
         diff = "".join(difflib.unified_diff(m.group(1).splitlines(True), helptext.splitlines(True),
                                             "docs/operating.md", "whatsapp-operator --help"))
         failures.append("docs/operating.md: the flag list differs from --help:\n" + diff)
+
+    # The Permissions table says what --print-rbac prints (every rule on: --leader-elect).
+    import yaml
+    rbac = subprocess.run([a.operator, "--print-rbac", "--leader-elect"], capture_output=True, text=True,
+                          timeout=30).stdout
+    printed = set()
+    for doc in yaml.safe_load_all(rbac):
+        for rule in (doc or {}).get("rules") or []:
+            printed |= {f"{v} {r}" for r in rule["resources"] for v in rule["verbs"]}
+    section = re.search(r"\n## Permissions\n(.*?)\n## ", operating, re.S)
+    documented = set()
+    for line in (section.group(1) if section else "").splitlines():
+        cells = line.split("|")
+        if line.startswith("| `") and len(cells) > 3:
+            resource = re.search(r"`([^`]+)`", cells[1]).group(1)
+            documented |= {f"{v.strip()} {resource}" for v in cells[2].split(",") if v.strip()}
+    if printed != documented or not printed:
+        failures.append("docs/operating.md: the Permissions table differs from --print-rbac --leader-elect: "
+                        f"only in the table {sorted(documented - printed)}, only printed {sorted(printed - documented)}")
 
     types = open(os.path.join(a.source, "operator", "api", "types.h"), encoding="utf-8").read()
     reasons = set(re.findall(r'kReason[A-Za-z]+ = "([A-Za-z]+)"', types))
