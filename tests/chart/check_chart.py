@@ -404,6 +404,9 @@ def main():
     c = Checker()
     files, meta, values, schema = load_chart(a.chart)
     check_values_commented(c, a.chart)
+    version = subprocess.run([a.operator, "--version"], capture_output=True, text=True, timeout=30).stdout.split()
+    c.check(version[-1:] == [str(meta["appVersion"])], "Chart.yaml",
+            f"appVersion {meta['appVersion']} is not the binary's version {version}")
     check_values(c, files, values, schema)
     for path in sorted(glob.glob(os.path.join(a.crds, "*.yaml"))):
         name = os.path.join("crds", os.path.basename(path))
