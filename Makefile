@@ -11,7 +11,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 DEPS := g++ cmake ninja-build pkg-config libcpprest-dev libyaml-cpp-dev nlohmann-json3-dev \
         libspdlog-dev libssl-dev libgtest-dev libgmock-dev python3-yaml python3-jsonschema \
-        clang-format openssl lua5.4 clang libclang-rt-14-dev
+        clang-format openssl lua5.4 clang libclang-rt-14-dev curl
 
 .PHONY: all deps build build-asan fuzz fuzz-build test test-fast bench demo image format clean
 
