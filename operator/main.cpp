@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "app/options.h"
+#include "app/rbac.h"
 #include "app/run.h"
 #include "common/logging.h"
 #include "kube/http.h"
@@ -37,6 +38,10 @@ int main(int argc, char** argv) {
   }
   if (options->show_help) {
     std::fputs(waop::app::Usage().c_str(), stdout);
+    return 0;
+  }
+  if (options->print_rbac) {
+    std::fputs(waop::app::RbacYaml(*options).c_str(), stdout);
     return 0;
   }
   if (options->show_version) {
