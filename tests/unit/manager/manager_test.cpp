@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "manager/runnables.h"
 #include "support/fake_client.h"
 #include "support/fake_lease_client.h"
 
@@ -520,6 +521,43 @@ TEST(ManagerTest, BadLeaderElectionSettingsStopTheManager) {
   Running run(mgr);
   EXPECT_EQ(run.Wait().code(), StatusCode::kInvalidArgument);
   EXPECT_THAT(journal.Events(), ElementsAre("start cache", "stop cache"));
+}
+
+// A resync started again in a later term ticks at once (the step-down dropped the queue it
+// fills); the first start waits a period, as before.
+TEST(PeriodicRunnableTest, TicksAtOnceWhenRestartedOnlyIfAsked) {
+  std::mutex mu;
+  std::condition_variable cv;
+  int ticks = 0;
+  auto tick = [&] {
+    {
+      std::lock_guard lock(mu);
+      ++ticks;
+    }
+    cv.notify_all();
+  };
+  auto ticks_now = [&] {
+    std::lock_guard lock(mu);
+    return ticks;
+  };
+  PeriodicRunnable resync("resync", std::chrono::hours(1), tick, /*tick_when_restarted=*/true);
+  ASSERT_TRUE(resync.Start().ok());
+  EXPECT_EQ(resync.Start().code(), StatusCode::kFailedPrecondition);
+  resync.Stop();
+  EXPECT_EQ(ticks_now(), 0) << "the first start waits a period";
+  ASSERT_TRUE(resync.Start().ok());
+  {
+    std::unique_lock lock(mu);
+    EXPECT_TRUE(cv.wait_for(lock, kWait, [&] { return ticks == 1; }));
+  }
+  resync.Stop();
+
+  PeriodicRunnable plain("plain", std::chrono::hours(1), tick);
+  ASSERT_TRUE(plain.Start().ok());
+  plain.Stop();
+  ASSERT_TRUE(plain.Start().ok());
+  plain.Stop();
+  EXPECT_EQ(ticks_now(), 1) << "without tick_when_restarted a restart waits a period too";
 }
 
 TEST(ManagerTest, RunsOnce) {
