@@ -50,7 +50,7 @@ constexpr char kLeaseName[] = "chaos-leader";
 constexpr char kAssignments[] =
     "/apis/whatsapp.bakery-ia.io/v1alpha1/namespaces/default/"
     "whatsappassignments";
-constexpr auto kLeaseDuration = seconds(2);
+constexpr auto kLeaseDuration = seconds(3);
 constexpr auto kChaosTime = seconds(24);
 constexpr int kPhones = 5;
 constexpr int kTenants = 5;
@@ -253,7 +253,7 @@ TEST(ChaosE2eTest, TwoReplicasConvergeExactlyAndNeverWriteAtOnce) {
   const std::vector<std::string> replica_args = {"--leader-elect",
                                                  "--leader-election-namespace=default",
                                                  std::string("--leader-election-id=") + kLeaseName,
-                                                 "--leader-elect-lease-duration=2s",
+                                                 "--leader-elect-lease-duration=3s",
                                                  "--leader-elect-renew-deadline=1500ms",
                                                  "--leader-elect-retry-period=300ms",
                                                  "--publish-credentials=false",
@@ -299,12 +299,12 @@ TEST(ChaosE2eTest, TwoReplicasConvergeExactlyAndNeverWriteAtOnce) {
   int creates = 0, moves = 0, deletes = 0, restarts = 0, lease_outages = 0;
   const auto chaos_start = SteadyClock::now();
   const auto chaos_end = chaos_start + kChaosTime;
-  // Kills at about 7, 15 and 22 s; outages of the holder's Lease writes at about 3, 11, 18 s.
+  // Kills at about 7, 15 and 22 s; outages of the holder's Lease writes at about 2, 10, 17 s.
   std::vector<SteadyClock::time_point> restarts_at, outages_at;
   for (int s : {7, 15, 22})
     restarts_at.push_back(chaos_start + seconds(s) + milliseconds(pick(800)));
-  for (int s : {3, 11, 18})
-    outages_at.push_back(chaos_start + seconds(s) + milliseconds(pick(800)));
+  for (int s : {2, 10, 17})
+    outages_at.push_back(chaos_start + seconds(s) + milliseconds(pick(500)));
   auto lease_outage_until = SteadyClock::time_point::min();
   json write_faults = nullptr;
   while (SteadyClock::now() < chaos_end) {
@@ -316,14 +316,14 @@ TEST(ChaosE2eTest, TwoReplicasConvergeExactlyAndNeverWriteAtOnce) {
       set_faults({{"writeErrors", write_faults}, {"dropWatchesEverySeconds", 3}});
     }
     if (chance(0.04)) set_faults({{"expireHistory", true}, {"dropWatches", true}});
-    // The holder's Lease writes refused for 3 s: it misses its renew deadline (1.5 s) and steps
-    // down; the other replica sees the Lease unrenewed for the lease duration (2 s) and takes
+    // The holder's Lease writes refused for 4 s: it misses its renew deadline (1.5 s) and steps
+    // down; the other replica sees the Lease unrenewed for the lease duration (3 s) and takes
     // it. The old leader's other writes are NOT refused: only its fence stops them.
     if (!outages_at.empty() && now >= outages_at.front()) {
       outages_at.erase(outages_at.begin());
       if (const std::string h = holder(); !h.empty()) {
         ++lease_outages;
-        lease_outage_until = now + seconds(3);
+        lease_outage_until = now + seconds(4);
         set_faults({{"writeErrors",
                      {{"fraction", 1}, {"code", 503}, {"resource", "leases"}, {"client", h}}}});
       }
