@@ -227,6 +227,8 @@ HttpResponse ApiServer::Handle(const HttpRequest& req) {
                                      "the requested resource"));
     }
     counter_.Count(verb, t.r->resource, t.subresource, req.Header("user-agent"));
+    // The store's write log names this request's client for whatever it commits.
+    Store::WriterScope writer(req.Header("user-agent"));
     return HandleResource(req, t, verb);
   } catch (const std::exception& e) {
     // Only nlohmann type errors on hostile input can land here; never crash on them.
@@ -258,7 +260,9 @@ HttpResponse ApiServer::HandleResource(const HttpRequest& req, const Target& t,
   if (verb == "get") return Get(req, t);
   if (verb == "list") return List(req, t);
   if (verb == "watch") return Watch(req, t);
-  if (auto fault = CheckWriteFault(verb, t)) return ErrorResponse(*fault);
+  if (auto fault = CheckWriteFault(verb, t, req.Header("user-agent"))) {
+    return ErrorResponse(*fault);
+  }
   bool dry_run = req.Query("dryRun") == "All";
   if (verb == "create") {
     if (t.r->namespaced && t.ns.empty()) {
@@ -345,6 +349,19 @@ HttpResponse ApiServer::HandleResource(const HttpRequest& req, const Target& t,
   return r;
 }
 
+Status ApiServer::UseDataFile(const std::string& path, bool* loaded) {
+  WAOP_RETURN_IF_ERROR(store_.UsePersistence(path, loaded));
+  if (!*loaded) return Status::Ok();
+  // The custom resources the loaded CRDs define are served again.
+  for (const StoredObject& crd : store_.AllOf("apiextensions.k8s.io/customresourcedefinitions")) {
+    if (Status s = registry_.AddCrd(*crd.obj); !s.ok()) {
+      return s.WithPrefix("--data-file " + path + ": CustomResourceDefinition " +
+                          MetaString(*crd.obj, "name"));
+    }
+  }
+  return Status::Ok();
+}
+
 Status ApiServer::Preload(const json& obj) {
   if (!obj.is_object()) return Status::InvalidArgument("object: expected a mapping");
   std::string api_version = obj.value("apiVersion", "");
@@ -369,6 +386,7 @@ Status ApiServer::Preload(const json& obj) {
     }
   }
   Outcome o = Create(t, obj, nullptr, false);
+  if (o.error && o.error->reason == "AlreadyExists") return Status::AlreadyExists(o.error->message);
   if (o.error) return Status::InvalidArgument(o.error->message);
   return Status::Ok();
 }

@@ -10,7 +10,8 @@
 //
 // /debug endpoints: GET /debug/requests (API request counts by verb, resource, subresource and
 // client; `?client=kubectl` keeps one User-Agent's product token), POST /debug/requests/reset,
-// GET and POST /debug/faults (see Faults::Parse).
+// GET and POST /debug/faults (see Faults::Parse), GET /debug/writes (every committed write in
+// resourceVersion order with its time and User-Agent, and a Lease's holder; `?after=RV`).
 //
 // Thread-safety: Handle may be called concurrently from many threads. Writes go through the
 // Store's optimistic concurrency (read, compute, commit-if-unchanged, retry), so no lock is
@@ -58,6 +59,11 @@ class ApiServer {
   // Creates one object as if POSTed (CRDs included), creating its namespace if missing, with
   // no admission. For --crd and --load. Returns the API error's message on failure.
   waop::Status Preload(const nlohmann::json& obj);
+
+  // --data-file: keeps the store in `path` (see Store::UsePersistence), loading it first when
+  // it exists (`loaded`), and serves the CRDs it holds. Before serving; InvalidArgument naming
+  // the file and the problem when it cannot be read.
+  waop::Status UseDataFile(const std::string& path, bool* loaded);
 
   Faults& faults() { return faults_; }
   WatchHub& hub() { return hub_; }
@@ -124,7 +130,8 @@ class ApiServer {
   std::optional<ApiError> Admit(const Target& t, const std::string& operation,
                                 const nlohmann::json& obj, const nlohmann::json& old, bool dry_run,
                                 std::vector<std::string>* warnings);
-  std::optional<ApiError> CheckWriteFault(const std::string& verb, const Target& t);
+  std::optional<ApiError> CheckWriteFault(const std::string& verb, const Target& t,
+                                          const std::string& user_agent);
 
   // After an object is removed: garbage-collect dependents, finish foreground deletions and
   // terminating namespaces, unregister CRDs.

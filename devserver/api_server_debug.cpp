@@ -13,6 +13,17 @@ HttpResponse ApiServer::DebugEndpoint(const HttpRequest& req) {
     j["resourceVersion"] = std::to_string(store_.CurrentRv());
     return JsonResponse(200, j);
   }
+  if (req.path == "/debug/writes" && req.method == "GET") {
+    uint64_t after = 0;
+    if (req.HasQuery("after")) {
+      try {
+        after = std::stoull(req.Query("after"));
+      } catch (const std::exception&) {
+        return ErrorResponse(ApiError::BadRequest("after: expected a resourceVersion"));
+      }
+    }
+    return JsonResponse(200, store_.WritesJson(after));
+  }
   if (req.path == "/debug/requests/reset" && req.method == "POST") {
     counter_.Reset();
     return JsonResponse(200, {{"reset", true}});
@@ -35,8 +46,9 @@ HttpResponse ApiServer::DebugEndpoint(const HttpRequest& req) {
   return ErrorResponse({404, "NotFound", "unknown debug endpoint " + req.path, {}});
 }
 
-std::optional<ApiError> ApiServer::CheckWriteFault(const std::string& verb, const Target& t) {
-  auto code = faults_.WriteFailure(verb, t.r->resource);
+std::optional<ApiError> ApiServer::CheckWriteFault(const std::string& verb, const Target& t,
+                                                   const std::string& user_agent) {
+  auto code = faults_.WriteFailure(verb, t.r->resource, user_agent);
   if (!code) return std::nullopt;
   switch (*code) {
     case 409:

@@ -16,12 +16,14 @@ FaultConfig Faults::Get() const {
   return config_;
 }
 
-std::optional<int> Faults::WriteFailure(const std::string& verb, const std::string& resource) {
+std::optional<int> Faults::WriteFailure(const std::string& verb, const std::string& resource,
+                                        const std::string& user_agent) {
   std::lock_guard lock(mu_);
   const WriteFault& w = config_.write;
   if (w.fraction <= 0) return std::nullopt;
   if (!w.verb.empty() && w.verb != verb) return std::nullopt;
   if (!w.resource.empty() && w.resource != resource) return std::nullopt;
+  if (!w.client.empty() && user_agent.find(w.client) == std::string::npos) return std::nullopt;
   std::uniform_real_distribution<double> d(0, 1);
   if (d(rng_) < w.fraction) return w.code;
   return std::nullopt;
@@ -74,6 +76,12 @@ Result<FaultConfig> Faults::Parse(const json& body, const FaultConfig& base, boo
         }
         w.resource = v["resource"].get<std::string>();
       }
+      if (v.contains("client")) {
+        if (!v["client"].is_string()) {
+          return Status::InvalidArgument("writeErrors.client: expected a string");
+        }
+        w.client = v["client"].get<std::string>();
+      }
       c.write = w;
     } else if (k == "latencyMs") {
       if (!v.is_number_integer() || v.get<int64_t>() < 0) {
@@ -108,7 +116,8 @@ json Faults::ToJson(const FaultConfig& c) {
            {{"fraction", c.write.fraction},
             {"code", c.write.code},
             {"verb", c.write.verb},
-            {"resource", c.write.resource}}},
+            {"resource", c.write.resource},
+            {"client", c.write.client}}},
           {"latencyMs", c.latency.count()},
           {"dropWatchesEverySeconds", c.drop_watches_every.count() / 1000.0}};
 }

@@ -24,6 +24,7 @@ struct WriteFault {
   int code = 500;        // 409, 500 or 503
   std::string verb;      // "" = every write verb (create update patch delete)
   std::string resource;  // "" = every resource
+  std::string client;    // "" = every client; else only requests whose User-Agent contains it
 };
 
 struct FaultConfig {
@@ -38,11 +39,12 @@ class Faults {
   void Set(const FaultConfig& config);
   FaultConfig Get() const;
   // The HTTP code to fail this write with, if the dice say so.
-  std::optional<int> WriteFailure(const std::string& verb, const std::string& resource);
+  std::optional<int> WriteFailure(const std::string& verb, const std::string& resource,
+                                  const std::string& user_agent = "");
   std::chrono::milliseconds Latency() const;
 
   // Parses a /debug/faults body: {"writeErrors":{"fraction":0.5,"code":503,"verb":"update",
-  // "resource":"configmaps"},"latencyMs":100,"dropWatchesEverySeconds":5,
+  // "resource":"configmaps","client":"replica-1"},"latencyMs":100,"dropWatchesEverySeconds":5,
   // "dropWatches":true,"expireHistory":true}. The last two are one-shot actions reported
   // through the out-parameters. InvalidArgument names the bad field.
   static waop::Result<FaultConfig> Parse(const nlohmann::json& body, const FaultConfig& base,

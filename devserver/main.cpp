@@ -31,6 +31,9 @@ constexpr const char* kUsage = R"(kube-devserver: an in-memory Kubernetes API se
   --token TOKEN             the bearer token (default: generated; written to the kubeconfig)
   --crd FILE                preload CustomResourceDefinitions from a YAML file (repeatable)
   --load FILE               preload objects from a YAML file (repeatable; creates namespaces)
+  --data-file FILE          keep the store in FILE (as etcd does): loaded at start when it
+                            exists (then --crd/--load add only what it lacks), rewritten
+                            atomically on every change; the write log goes to FILE.writes
   --watch-history N         change events kept for watch resumption (default 10000)
   --bookmark-interval-ms N  period of BOOKMARK events (default 5000)
   --max-body-bytes N        request body limit (default 3145728)
@@ -75,7 +78,7 @@ int main(int argc, char** argv) {
   devserver::ServerOptions options;
   devserver::ListenOptions listen;
   devserver::FaultConfig faults;
-  std::string port_file, kubeconfig_out;
+  std::string port_file, kubeconfig_out, data_file;
   std::vector<std::string> crd_files, load_files;
   bool tls = false;
   std::string token;
@@ -136,6 +139,8 @@ int main(int argc, char** argv) {
       std::string f;
       if (!next(&f)) return Fail("--load: expected a file name");
       load_files.push_back(f);
+    } else if (a == "--data-file") {
+      if (!next(&data_file) || data_file.empty()) return Fail("--data-file: expected a file name");
     } else if (a == "--watch-history") {
       if (!number(&num) || num < 1) return Fail("--watch-history: expected a positive integer");
       options.watch_history = static_cast<size_t>(num);
@@ -196,6 +201,17 @@ int main(int argc, char** argv) {
   devserver::ApiServer api(options);
   api.faults().Set(faults);
   api.hub().SetDropEvery(faults.drop_watches_every);
+  bool loaded = false;
+  if (!data_file.empty()) {
+    if (waop::Status s = api.UseDataFile(data_file, &loaded); !s.ok()) return Fail(s.message());
+    if (loaded) std::cout << "kube-devserver: loaded " << data_file << std::endl;
+  }
+  // After a load, the files add only what the data file lacks.
+  auto preload = [&](const nlohmann::json& obj) {
+    waop::Status s = api.Preload(obj);
+    if (loaded && s.code() == waop::StatusCode::kAlreadyExists) return waop::Status::Ok();
+    return s;
+  };
   for (const auto& files : {crd_files, load_files}) {
     for (const std::string& f : files) {
       auto docs = devserver::LoadYamlDocuments(f);
@@ -203,12 +219,12 @@ int main(int argc, char** argv) {
       for (const auto& doc : *docs) {
         if (doc.value("kind", "") == "List" && doc.contains("items")) {
           for (const auto& item : doc["items"]) {
-            waop::Status s = api.Preload(item);
+            waop::Status s = preload(item);
             if (!s.ok()) return Fail(f + ": " + s.message());
           }
           continue;
         }
-        waop::Status s = api.Preload(doc);
+        waop::Status s = preload(doc);
         if (!s.ok()) return Fail(f + ": " + s.message());
       }
     }

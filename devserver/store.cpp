@@ -1,6 +1,9 @@
 #include "store.h"
 
+#include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 
 namespace devserver {
 
@@ -52,7 +55,215 @@ bool Passes(const json& obj, const ListOptions& opts) {
   return true;
 }
 
+thread_local std::string current_writer;
+
+constexpr size_t kMaxWrites = 100000;
+constexpr char kFormat[] = "kube-devserver/v1";
+
+int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace
+
+Store::WriterScope::WriterScope(const std::string& user_agent) : previous_(current_writer) {
+  current_writer = user_agent;
+}
+Store::WriterScope::~WriterScope() { current_writer = previous_; }
+
+json WriteRecord::ToJson() const {
+  json j = {{"rv", std::to_string(rv)},
+            {"timeMicros", time_us},
+            {"userAgent", user_agent},
+            {"type", type},
+            {"key", storage_key},
+            {"namespace", ns},
+            {"name", name}};
+  if (storage_key == "coordination.k8s.io/leases") j["holderIdentity"] = holder;
+  return j;
+}
+
+static Result<WriteRecord> WriteRecordFromJson(const json& j) {
+  if (!j.is_object()) return Status::InvalidArgument("expected an object");
+  WriteRecord w;
+  try {
+    w.rv = std::stoull(j.at("rv").get<std::string>());
+    w.time_us = j.at("timeMicros").get<int64_t>();
+    w.user_agent = j.at("userAgent").get<std::string>();
+    w.type = j.at("type").get<std::string>();
+    w.storage_key = j.at("key").get<std::string>();
+    w.ns = j.at("namespace").get<std::string>();
+    w.name = j.at("name").get<std::string>();
+    if (j.contains("holderIdentity")) w.holder = j["holderIdentity"].get<std::string>();
+  } catch (const std::exception& e) {
+    return Status::InvalidArgument(e.what());
+  }
+  return w;
+}
+
+void Store::RecordLocked(const std::string& type, const ObjectRef& ref, const StoredObject& so) {
+  WriteRecord w;
+  w.rv = so.rv;
+  w.time_us = NowMicros();
+  w.user_agent = current_writer;
+  w.type = type;
+  w.storage_key = ref.storage_key;
+  w.ns = ref.ns;
+  w.name = ref.name;
+  if (ref.storage_key == "coordination.k8s.io/leases" && type != "DELETED") {
+    const json& obj = *so.obj;
+    if (auto spec = obj.find("spec"); spec != obj.end() && spec->is_object()) {
+      if (auto h = spec->find("holderIdentity"); h != spec->end() && h->is_string()) {
+        w.holder = h->get<std::string>();
+      }
+    }
+  }
+  if (!data_file_.empty()) {
+    std::ofstream log(data_file_ + ".writes", std::ios::app);
+    log << w.ToJson().dump() << "\n";
+  }
+  writes_.push_back(std::move(w));
+  if (writes_.size() > kMaxWrites) writes_.pop_front();
+  PersistLocked();
+}
+
+json Store::WritesJson(uint64_t after_rv) const {
+  std::lock_guard lock(mu_);
+  json out = json::array();
+  for (const WriteRecord& w : writes_) {
+    if (w.rv > after_rv) out.push_back(w.ToJson());
+  }
+  return {{"resourceVersion", std::to_string(rv_)}, {"writes", std::move(out)}};
+}
+
+std::vector<StoredObject> Store::AllOf(const std::string& storage_key) const {
+  std::lock_guard lock(mu_);
+  std::vector<StoredObject> out;
+  auto b = buckets_.find(storage_key);
+  if (b == buckets_.end()) return out;
+  for (const auto& [key, so] : b->second) out.push_back(so);
+  return out;
+}
+
+void Store::PersistLocked() {
+  if (data_file_.empty()) return;
+  // The objects as stored (their text already carries the resourceVersion), keyed by storage.
+  std::string text = std::string("{\"format\":\"") + kFormat + "\",\"resourceVersion\":\"" +
+                     std::to_string(rv_) + "\",\"objects\":[";
+  bool first = true;
+  for (const auto& [key, bucket] : buckets_) {
+    for (const auto& [name, so] : bucket) {
+      if (!first) text += ",\n";
+      first = false;
+      text += "{\"key\":" + json(key).dump() + ",\"object\":" + *so.text + "}";
+    }
+  }
+  text += "]}\n";
+  // Written whole to a temporary file and renamed over the old one: a kill at any moment
+  // leaves the old file or the new one, never half of one.
+  const std::string tmp = data_file_ + ".tmp";
+  bool ok = false;
+  {
+    std::ofstream out(tmp, std::ios::trunc | std::ios::binary);
+    out << text;
+    ok = static_cast<bool>(out);
+  }
+  ok = ok && std::rename(tmp.c_str(), data_file_.c_str()) == 0;
+  if (!ok && !persist_failed_) {
+    persist_failed_ = true;
+    std::fprintf(stderr, "kube-devserver: cannot write --data-file %s\n", data_file_.c_str());
+  }
+}
+
+Status Store::LoadLocked(const std::string& text) {
+  json doc = json::parse(text, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    return Status::InvalidArgument("not a JSON object (corrupt or not a kube-devserver data file)");
+  }
+  if (doc.value("format", "") != kFormat) {
+    return Status::InvalidArgument(std::string("format: expected \"") + kFormat + "\"");
+  }
+  uint64_t rv = 0;
+  try {
+    rv = std::stoull(doc.at("resourceVersion").get<std::string>());
+  } catch (const std::exception&) {
+    return Status::InvalidArgument("resourceVersion: expected a decimal string");
+  }
+  if (!doc.contains("objects") || !doc["objects"].is_array()) {
+    return Status::InvalidArgument("objects: expected an array");
+  }
+  buckets_.clear();
+  dependents_.clear();
+  uids_.clear();
+  by_ns_.clear();
+  size_t i = 0;
+  for (const json& entry : doc["objects"]) {
+    const std::string where = "objects[" + std::to_string(i++) + "]";
+    if (!entry.is_object() || !entry.contains("key") || !entry["key"].is_string() ||
+        !entry.contains("object") || !entry["object"].is_object()) {
+      return Status::InvalidArgument(where + ": expected {\"key\": string, \"object\": object}");
+    }
+    const json& obj = entry["object"];
+    const json* meta =
+        obj.contains("metadata") && obj["metadata"].is_object() ? &obj["metadata"] : nullptr;
+    if (!meta || !meta->contains("name") || !(*meta)["name"].is_string() ||
+        !meta->contains("resourceVersion") || !(*meta)["resourceVersion"].is_string()) {
+      return Status::InvalidArgument(where +
+                                     ".object.metadata: expected a name and a resourceVersion");
+    }
+    uint64_t obj_rv = 0;
+    try {
+      obj_rv = std::stoull((*meta)["resourceVersion"].get<std::string>());
+    } catch (const std::exception&) {
+      return Status::InvalidArgument(where + ".object.metadata.resourceVersion: not a number");
+    }
+    if (obj_rv > rv) {
+      return Status::InvalidArgument(where +
+                                     ".object.metadata.resourceVersion: newer than the file's "
+                                     "resourceVersion");
+    }
+    ObjectRef ref{entry["key"].get<std::string>(), meta->value("namespace", ""),
+                  (*meta)["name"].get<std::string>()};
+    StoredObject so;
+    so.rv = obj_rv;
+    so.obj = std::make_shared<const json>(obj);
+    so.text = std::make_shared<const std::string>(obj.dump());
+    buckets_[ref.storage_key][BucketKey(ref)] = so;
+    IndexLocked(ref, nullptr, so.obj.get());
+  }
+  rv_ = rv;
+  if (hub_) hub_->StartAt(rv_);
+  return Status::Ok();
+}
+
+Status Store::UsePersistence(const std::string& path, bool* loaded) {
+  std::lock_guard lock(mu_);
+  *loaded = false;
+  std::ifstream in(path, std::ios::binary);
+  if (in) {
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (Status s = LoadLocked(ss.str()); !s.ok()) return s.WithPrefix("--data-file " + path);
+    *loaded = true;
+    writes_.clear();
+    std::ifstream log(path + ".writes");
+    std::string line;
+    while (std::getline(log, line)) {
+      json j = json::parse(line, nullptr, false);
+      auto w = WriteRecordFromJson(j);
+      // A kill can tear the last line; everything before it is whole.
+      if (!w.ok() || w->rv > rv_) continue;
+      writes_.push_back(std::move(*w));
+      if (writes_.size() > kMaxWrites) writes_.pop_front();
+    }
+  }
+  data_file_ = path;
+  PersistLocked();
+  if (persist_failed_) return Status::InvalidArgument("--data-file " + path + ": cannot write it");
+  return Status::Ok();
+}
 
 uint64_t Store::CurrentRv() const {
   std::lock_guard lock(mu_);
@@ -178,6 +389,7 @@ Result<StoredObject> Store::Create(const ObjectRef& ref, json obj, bool dry_run)
   bucket.emplace(key, so);
   IndexLocked(ref, nullptr, so.obj.get());
   PublishLocked("ADDED", ref, so, nullptr);
+  RecordLocked("ADDED", ref, so);
   return so;
 }
 
@@ -195,6 +407,7 @@ Result<StoredObject> Store::Update(const ObjectRef& ref, uint64_t expected_rv, j
   IndexLocked(ref, prev.get(), so.obj.get());
   it->second = so;
   PublishLocked("MODIFIED", ref, so, std::move(prev));
+  RecordLocked("MODIFIED", ref, so);
   return so;
 }
 
@@ -211,6 +424,7 @@ Result<StoredObject> Store::Remove(const ObjectRef& ref, uint64_t expected_rv, b
   IndexLocked(ref, prev.get(), nullptr);
   b->second.erase(it);
   PublishLocked("DELETED", ref, so, std::move(prev));
+  RecordLocked("DELETED", ref, so);
   return so;
 }
 

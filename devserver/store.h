@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -51,6 +52,22 @@ struct ListOptions {
   std::string continue_after;  // storage key "<ns>/<name>" to start after
 };
 
+// One committed write, in commit (resourceVersion) order: who wrote (the request's User-Agent,
+// "" for the server's own bookkeeping outside a request), what, when, and for a Lease the holder
+// it names afterwards. Served at /debug/writes so a test can check that two replicas never
+// wrote at once.
+struct WriteRecord {
+  uint64_t rv = 0;
+  int64_t time_us = 0;     // server wall clock, microseconds since the epoch
+  std::string user_agent;  // the writing request's User-Agent
+  std::string type;        // ADDED, MODIFIED, DELETED
+  std::string storage_key;
+  std::string ns;
+  std::string name;
+  std::string holder;  // leases only: spec.holderIdentity after the write ("" = none)
+  nlohmann::json ToJson() const;
+};
+
 struct ListResult {
   std::vector<StoredObject> items;
   uint64_t rv = 0;
@@ -61,6 +78,32 @@ struct ListResult {
 class Store {
  public:
   explicit Store(WatchHub* hub) : hub_(hub), rng_(std::random_device{}()) {}
+
+  // Marks the writes this thread commits as `user_agent`'s (the request being handled) until
+  // the scope ends.
+  class WriterScope {
+   public:
+    explicit WriterScope(const std::string& user_agent);
+    ~WriterScope();
+    WriterScope(const WriterScope&) = delete;
+    WriterScope& operator=(const WriterScope&) = delete;
+
+   private:
+    std::string previous_;
+  };
+
+  // Keeps the store in `path` (--data-file), as etcd keeps a real API server's: when the file
+  // exists, everything in the store is replaced by what it holds (objects with their uids and
+  // resourceVersions, the resourceVersion counter) and its write log (`path`.writes) is read
+  // back; then every commit rewrites the file (temp file + rename, before the write is
+  // answered) and appends to the write log. InvalidArgument naming the file and the problem
+  // when it cannot be read. `loaded` is set when a file was read.
+  waop::Status UsePersistence(const std::string& path, bool* loaded);
+  // Every stored object of `storage_key` "<group>/<resource>" (for re-registering CRDs after a
+  // load).
+  std::vector<StoredObject> AllOf(const std::string& storage_key) const;
+  // The write log after `after_rv` (at most the newest 100000 writes are kept).
+  nlohmann::json WritesJson(uint64_t after_rv) const;
 
   uint64_t CurrentRv() const;
   std::string NewUid();
@@ -99,6 +142,10 @@ class Store {
                    const nlohmann::json* new_obj);
   void PublishLocked(const std::string& type, const ObjectRef& ref, const StoredObject& so,
                      std::shared_ptr<const nlohmann::json> prev);
+  // The write log entry and the data file, after a commit.
+  void RecordLocked(const std::string& type, const ObjectRef& ref, const StoredObject& so);
+  waop::Status LoadLocked(const std::string& text);
+  void PersistLocked();
 
   WatchHub* hub_;
   mutable std::mutex mu_;
@@ -108,6 +155,9 @@ class Store {
   std::unordered_map<std::string, ObjectRef> uids_;
   std::unordered_map<std::string, std::set<ObjectRef>> by_ns_;
   std::mt19937_64 rng_;
+  std::deque<WriteRecord> writes_;
+  std::string data_file_;  // "" = in memory only
+  bool persist_failed_ = false;
 };
 
 }  // namespace devserver

@@ -173,6 +173,13 @@ void WatchHub::Compact() {
   compacted_rv_ = last_rv_;
 }
 
+void WatchHub::StartAt(uint64_t rv) {
+  std::lock_guard lock(mu_);
+  history_.clear();
+  last_rv_ = rv;
+  compacted_rv_ = rv;
+}
+
 void WatchHub::DropAll() {
   std::vector<std::shared_ptr<StreamSink>> sinks;
   {

@@ -76,6 +76,8 @@ class WatchHub {
 
   // Forgets the history: resumes from any resourceVersion before now get 410.
   void Compact();
+  // After a restart from a data file: no history, resumes from below `rv` are 410.
+  void StartAt(uint64_t rv);
   // Closes every open watch now (clients see the stream end, as on an apiserver restart).
   void DropAll();
   // Drops every open watch each `period` (0 = off).

@@ -111,8 +111,10 @@ Result<std::unique_ptr<CredentialsParts>> CredentialsParts::SetUp(
       *p->controller_, 1, [p](const std::string& ns) { return p->publisher_->Reconcile(ns); }));
   // Drift the watches cannot see (a foreign Secret that went away) is also retried by the
   // publisher itself; the resync covers the rest.
-  mgr.AddLeaderOnly(std::make_unique<manager::PeriodicRunnable>("credentials resync", o.sync_period,
-                                                                [p] { p->EnqueueAll(); }));
+  // Also at once when a later term starts: the step-down dropped the queue.
+  mgr.AddLeaderOnly(std::make_unique<manager::PeriodicRunnable>(
+      "credentials resync", o.sync_period, [p] { p->EnqueueAll(); },
+      /*tick_when_restarted=*/true));
   return parts;
 }
 

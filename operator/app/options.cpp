@@ -83,6 +83,39 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
       {"leader-elect", {true, boolean(&o.leader_elect)}},
       {"leader-election-namespace", {false, str(&o.leader_election_namespace)}},
       {"leader-election-id", {false, str(&o.leader_election_id)}},
+      // ---- leader election timing (branch chaos) ----
+      {"leader-elect-lease-duration",
+       {false,
+        [&o](std::string_view flag, std::string_view v) {
+          auto d = ParseDuration(v);
+          if (!d.ok() || *d < std::chrono::seconds(1) || *d > std::chrono::hours(1) ||
+              d->count() % 1000 != 0) {
+            return Bad(flag, "a whole number of seconds from 1s to 1h such as 15s", v);
+          }
+          o.leader_elect_lease_duration = *d;
+          return Status::Ok();
+        }}},
+      {"leader-elect-renew-deadline",
+       {false,
+        [&o](std::string_view flag, std::string_view v) {
+          auto d = ParseDuration(v);
+          if (!d.ok() || *d < std::chrono::milliseconds(100) || *d > std::chrono::hours(1)) {
+            return Bad(flag, "a duration from 100ms to 1h such as 10s", v);
+          }
+          o.leader_elect_renew_deadline = *d;
+          return Status::Ok();
+        }}},
+      {"leader-elect-retry-period",
+       {false,
+        [&o](std::string_view flag, std::string_view v) {
+          auto d = ParseDuration(v);
+          if (!d.ok() || *d < std::chrono::milliseconds(10) || *d > std::chrono::hours(1)) {
+            return Bad(flag, "a duration from 10ms to 1h such as 2s", v);
+          }
+          o.leader_elect_retry_period = *d;
+          return Status::Ok();
+        }}},
+      // ---- end of leader election timing ----
       {"metrics-bind-address", {false, address(&o.metrics_bind_address)}},
       {"health-probe-bind-address", {false, address(&o.health_probe_bind_address)}},
       {"credentials-dir",
@@ -305,6 +338,12 @@ Usage: whatsapp-operator [flags]
   --leader-elect                     elect a leader with a coordination.k8s.io Lease
   --leader-election-namespace NS     namespace of the Lease (default: the pod's, else default)
   --leader-election-id NAME          name of the Lease (default whatsapp-operator-leader)
+  --leader-elect-lease-duration D    how long a standby waits before taking over a Lease that
+                                     is not renewed (whole seconds; default 15s)
+  --leader-elect-renew-deadline D    a leader that has not renewed for this long stops writing
+                                     and steps down to standby (default 10s; < lease duration)
+  --leader-elect-retry-period D      how often the Lease is renewed or tried (default 2s;
+                                     renew deadline > 1.2 x retry period)
   --metrics-bind-address ADDR        Prometheus /metrics (default :8080; 0 disables)
   --health-probe-bind-address ADDR   /healthz and /readyz (default :8081; 0 disables)
   --credentials-dir DIR              the master credentials Secret, mounted as a volume

@@ -20,6 +20,10 @@ struct Options {
   bool leader_elect = false;
   std::string leader_election_namespace;  // "" = the pod's namespace, else "default"
   std::string leader_election_id = "whatsapp-operator-leader";
+  // Lease timing (client-go's defaults); checked together when the election starts.
+  std::chrono::milliseconds leader_elect_lease_duration{15'000};
+  std::chrono::milliseconds leader_elect_renew_deadline{10'000};
+  std::chrono::milliseconds leader_elect_retry_period{2'000};
   server::BindAddress metrics_bind_address{"0.0.0.0", 8080};       // "0" disables
   server::BindAddress health_probe_bind_address{"0.0.0.0", 8081};  // "0" disables
   int max_concurrent_reconciles = 4;

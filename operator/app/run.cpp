@@ -70,12 +70,23 @@ int Run(const Options& o, server::SignalHandler& signals) {
     if (auto token = config->token_source->Token(); token.ok()) logging::RegisterSecret(*token);
   }
   if (!config->client_key_pem.empty()) logging::RegisterSecret(config->client_key_pem);
+  // ---- leader election: identity in the User-Agent, fenced writes (branch chaos) ----
+  // The identity rides on every request, so an API server's audit (and kube-devserver's write
+  // log) can tell the replicas apart.
+  const std::string identity = Identity();
+  config->user_agent = kube::UserAgent() + " (" + identity + ")";
+  // ---- end ----
   auto transport = kube::NewCpprestTransport(*config);
   if (!transport.ok()) {
     Log(lvl::err, "cannot set up the Kubernetes client", {{"error", transport.status().message()}});
     return 1;
   }
   std::unique_ptr<kube::Client> client = kube::NewRestClient(*transport);
+  // ---- leader election (branch chaos): leader-only writers go through the fence, which the
+  // manager opens for a term and which closes at the renew deadline (manager/write_fence.h).
+  manager::WriteFence fence;
+  manager::FencedClient leader_client(*client, fence);
+  // ---- end ----
   Log(lvl::info, "starting",
       {{"server", config->server},
        {"source", config->source},
@@ -153,13 +164,14 @@ int Run(const Options& o, server::SignalHandler& signals) {
       });
 
   controller::InformerView view(assignments, config_maps, phone_numbers);
-  const std::string identity = Identity();
-  controller::EventRecorder events(*client, clock, std::string(core::kOperatorName), identity);
+  controller::EventRecorder events(leader_client, clock, std::string(core::kOperatorName),
+                                   identity);
   // Meta's side of the inventory as last read (app/meta_wiring.h keeps it current).
   controller::MetaInventory inventory;
   controller::ReconcilerOptions reconciler_options;
   reconciler_options.meta = &inventory;
-  controller::AssignmentReconciler reconciler(view, *client, events, clock, reconciler_options);
+  controller::AssignmentReconciler reconciler(view, leader_client, events, clock,
+                                              reconciler_options);
   controller::WorkQueue queue(clock, nullptr, (*metrics)->queue_metrics());
   (*metrics)->WatchQueue(&queue);
 
@@ -209,12 +221,16 @@ int Run(const Options& o, server::SignalHandler& signals) {
   mo.probes = {o.metrics_bind_address, o.health_probe_bind_address};
   mo.registry = &registry;
   mo.clock = &clock;
+  mo.fence = &fence;
   manager::KubeLeaseClient lease_client(*client);
   if (o.leader_elect) {
     manager::LeaderElectionOptions le;
     le.config.lease_namespace = LeaseNamespace(o, *config);
     le.config.lease_name = o.leader_election_id;
     le.config.identity = identity;
+    le.config.lease_duration = o.leader_elect_lease_duration;
+    le.config.renew_deadline = o.leader_elect_renew_deadline;
+    le.config.retry_period = o.leader_elect_retry_period;
     le.lease_client = &lease_client;
     le.watch_client = client.get();
     mo.leader_election = std::move(le);
@@ -235,7 +251,7 @@ int Run(const Options& o, server::SignalHandler& signals) {
         return m != nullptr && m->OnQualityUpdate(u);
       };
   auto credentials =
-      CredentialsParts::SetUp(o, *client, assignments, events, mgr, clock, on_quality_update);
+      CredentialsParts::SetUp(o, leader_client, assignments, events, mgr, clock, on_quality_update);
   if (!credentials.ok()) {
     Log(lvl::err, "cannot set up the master credentials",
         {{"error", credentials.status().message()}});
@@ -279,15 +295,19 @@ int Run(const Options& o, server::SignalHandler& signals) {
         Log(lvl::info, "reconciling", {{"workers", std::to_string(workers_n)}});
       }));
   // Periodic full resync: every assignment and inventory object is looked at again, which
-  // corrects drift the watches cannot see. A converged cluster makes no write.
-  mgr.AddLeaderOnly(std::make_unique<manager::PeriodicRunnable>("resync", o.sync_period, [&] {
-    for (const auto& key : assignments.store().Keys()) {
-      if (auto request = controller::Request::Parse(key)) queue.Add(request->Key());
-    }
-    for (const auto& id : phone_numbers.store().Keys()) {
-      queue.Add(controller::Request::PhoneNumber(id).Key());
-    }
-  }));
+  // corrects drift the watches cannot see. A converged cluster makes no write. It also runs at
+  // once when a later term starts: the step-down dropped the queue.
+  mgr.AddLeaderOnly(std::make_unique<manager::PeriodicRunnable>(
+      "resync", o.sync_period,
+      [&] {
+        for (const auto& key : assignments.store().Keys()) {
+          if (auto request = controller::Request::Parse(key)) queue.Add(request->Key());
+        }
+        for (const auto& id : phone_numbers.store().Keys()) {
+          queue.Add(controller::Request::PhoneNumber(id).Key());
+        }
+      },
+      /*tick_when_restarted=*/true));
 
   // SIGTERM / SIGINT stop the manager. The source is shared with the callback, which the
   // SignalHandler keeps (and may run) after this function returned.

@@ -262,7 +262,14 @@ MonoTime LeaderElector::Step(bool candidate_now) {
       if (current_leader_ != before && callbacks_.on_new_leader) {
         events.push_back([this, who = current_leader_] { callbacks_.on_new_leader(who); });
       }
-      if (holding) {
+      if (holding && leading_ && now >= last_renew_ + config_.renew_deadline) {
+        // Renewed, but only after the renew deadline had passed (a call that hung): writers
+        // were fenced off at the deadline, so this term is over. The next step takes the
+        // Lease, still ours, again, and a new term begins.
+        leading_ = false;
+        if (callbacks_.on_stopped_leading) events.push_back(callbacks_.on_stopped_leading);
+        next_step_ = now;
+      } else if (holding) {
         // The renew time written is from before the call, so count from then.
         last_renew_ = start;
         if (!leading_) {

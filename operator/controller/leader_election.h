@@ -14,6 +14,9 @@
 //     retry_period and stops leading when no renew has succeeded for renew_deadline. That is
 //     stricter than client-go (which starts counting at the first failed attempt) and still
 //     leaves lease_duration - renew_deadline of margin before a standby may take over.
+//     A renew that hung and succeeds only after the deadline also ends the term (IsLeader()
+//     turned false at the deadline, and writers were fenced off); the next step, the Lease
+//     still ours, begins a new one.
 //   - Release() writes an empty holder with leaseDurationSeconds=1, so a standby takes over at
 //     its next retry instead of waiting out the lease (SIGTERM handover), or at once when
 //     something watching the Lease calls Poke().

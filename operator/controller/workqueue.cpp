@@ -189,6 +189,24 @@ void WorkQueue::ShutDownWithDrain() {
   drained_cv_.wait(lock, [this] { return processing_.empty(); });
 }
 
+Status WorkQueue::Reopen() {
+  Lock lock(mu_);
+  if (!shutting_down_) return Status::Ok();
+  if (!processing_.empty()) {
+    return Status::FailedPrecondition("work queue: cannot reopen while " +
+                                      std::to_string(processing_.size()) +
+                                      " handed-out keys are not done");
+  }
+  queue_.clear();
+  dirty_.clear();
+  enqueued_at_.clear();
+  waiting_.clear();
+  waiting_due_.clear();
+  shutting_down_ = false;
+  UpdateDepthLocked();
+  return Status::Ok();
+}
+
 bool WorkQueue::ShuttingDown() const {
   Lock lock(mu_);
   return shutting_down_;
@@ -212,8 +230,10 @@ Status Controller::RunWorkers(int workers, ReconcileFunc fn) {
   }
   if (!fn) return Status::InvalidArgument("controller " + name_ + ": reconcile function is empty");
   std::lock_guard lock(mu_);
-  if (started_) return Status::FailedPrecondition("controller " + name_ + " already started");
-  started_ = true;
+  if (running_) return Status::FailedPrecondition("controller " + name_ + " already started");
+  // A queue that a previous Stop() shut down (and drained) starts again empty.
+  WAOP_RETURN_IF_ERROR(queue_.Reopen());
+  running_ = true;
   fn_ = std::move(fn);
   for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { Worker(); });
   return Status::Ok();
@@ -221,13 +241,11 @@ Status Controller::RunWorkers(int workers, ReconcileFunc fn) {
 
 void Controller::Stop() {
   std::vector<std::thread> threads;
-  {
-    std::lock_guard lock(mu_);
-    started_ = true;  // a stopped controller cannot be started
-    threads.swap(threads_);
-  }
+  std::lock_guard lock(mu_);
+  threads.swap(threads_);
   queue_.ShutDownWithDrain();
   for (auto& t : threads) t.join();
+  running_ = false;
 }
 
 void Controller::Worker() {

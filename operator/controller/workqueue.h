@@ -15,6 +15,8 @@
 //     the remaining ready keys): our reconcilers are level-based and the next leader relists,
 //     so finishing the backlog would only delay a SIGTERM handover. ShutDownWithDrain() also
 //     waits until every handed-out key is Done.
+//   - Reopen: after a drained shutdown, Reopen() makes the queue usable again, empty (a leader
+//     that stepped down dropped its queue; its next term starts from a full resync).
 //
 // Thread-safety: WorkQueue and Controller are fully thread-safe. The Clock, RateLimiter (owned)
 // and metrics hooks (borrowed, must outlive the queue) are used under the queue's lock or from
@@ -110,6 +112,9 @@ class WorkQueue {
   // ShutDown, then block until every handed-out key is Done.
   void ShutDownWithDrain();
   bool ShuttingDown() const;
+  // Makes a shut-down queue accept keys again, empty. FailedPrecondition while a handed-out
+  // key is not Done yet (drain first). A queue that is not shut down is left as it is.
+  Status Reopen();
 
  private:
   using Lock = std::unique_lock<std::mutex>;
@@ -181,8 +186,9 @@ class Controller {
   Controller(const Controller&) = delete;
   Controller& operator=(const Controller&) = delete;
 
-  // Starts `workers` threads. FailedPrecondition if already started or stopped;
-  // InvalidArgument if workers < 1 or fn is empty.
+  // Starts `workers` threads. After a Stop() it may be called again: the queue, dropped by
+  // Stop(), is reopened empty and fresh workers start (a leader's next term).
+  // FailedPrecondition while running; InvalidArgument if workers < 1 or fn is empty.
   Status RunWorkers(int workers, ReconcileFunc fn);
   // Shuts the queue down with drain: reconciles in progress finish, then the workers exit.
   // Idempotent.
@@ -198,8 +204,8 @@ class Controller {
   const Clock& clock_;
   ReconcileMetrics* metrics_;
   ReconcileFunc fn_;
-  std::mutex mu_;  // guards threads_ / started_
-  bool started_ = false;
+  std::mutex mu_;  // guards threads_ / running_
+  bool running_ = false;
   std::vector<std::thread> threads_;
   std::atomic<int> active_{0};
 };

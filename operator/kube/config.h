@@ -67,6 +67,9 @@ struct ClusterConfig {
   std::shared_ptr<TokenSource> token_source;  // null = no bearer token
   std::string default_namespace;              // the context's namespace, or "default"
   std::string source;  // where this came from, for logs: "kubeconfig /x (context y)"
+  // The User-Agent sent on every request; "" = UserAgent() (kube/http.h). The operator adds
+  // its leader-election identity: "whatsapp-operator/<version> (<identity>)".
+  std::string user_agent;
 };
 
 // Reads environment variables; tests pass a map-backed one.

@@ -269,7 +269,10 @@ class CpprestTransport final : public HttpTransport {
       http::http_request req(request.method);
       req.set_request_uri(web::uri(request.path));
       for (const auto& [k, v] : request.headers) req.headers().add(k, v);
-      if (!req.headers().has("User-Agent")) req.headers().add("User-Agent", UserAgent());
+      if (!req.headers().has("User-Agent")) {
+        req.headers().add("User-Agent",
+                          config_.user_agent.empty() ? UserAgent() : config_.user_agent);
+      }
       if (!config_.tls_server_name.empty()) {
         // cpprest verifies the certificate (and sends SNI) for the Host header's name.
         req.headers().add("Host", config_.tls_server_name);

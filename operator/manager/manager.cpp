@@ -15,7 +15,9 @@ namespace lvl = spdlog::level;
 }  // namespace
 
 Manager::Manager(ManagerOptions options)
-    : options_(std::move(options)), clock_(options_.clock ? *options_.clock : RealClock::Get()) {
+    : options_(std::move(options)),
+      clock_(options_.clock ? *options_.clock : RealClock::Get()),
+      fence_(options_.fence ? options_.fence : &own_fence_) {
   checks_.Add(server::HealthChecks::Kind::kHealthz, "ping", [] { return Status::Ok(); });
   checks_.Add(server::HealthChecks::Kind::kReadyz, "informers-synced", [this] {
     return CachesSynced() ? Status::Ok() : Status::Unavailable("caches not synced yet");
@@ -27,13 +29,14 @@ Manager::Manager(ManagerOptions options)
 }
 
 Manager::~Manager() {
-  std::thread leader;
+  std::thread leadership;
   {
     std::lock_guard lock(mu_);
     stop_ = true;
-    leader.swap(leader_thread_);
+    leadership.swap(leadership_thread_);
   }
-  if (leader.joinable()) leader.join();
+  cv_.notify_all();
+  if (leadership.joinable()) leadership.join();
 }
 
 void Manager::AddServer(std::unique_ptr<Runnable> runnable) {
@@ -106,8 +109,12 @@ Status Manager::Run(std::stop_token stop) {
     if (options_.leader_election) {
       if (Status s = StartElection(); !s.ok()) Fail(s);
     } else {
-      BecomeLeader();
+      OnWon();
     }
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (!stop_) leadership_thread_ = std::thread([this] { LeadershipLoop(); });
   }
 
   std::string reason;
@@ -122,6 +129,28 @@ Status Manager::Run(std::stop_token stop) {
   return result_;
 }
 
+void Manager::OnWon() {
+  {
+    std::lock_guard lock(mu_);
+    want_lead_ = true;
+  }
+  cv_.notify_all();
+}
+
+void Manager::OnLost() {
+  {
+    std::lock_guard lock(mu_);
+    if (stop_) return;
+    // Closed here, on the elector's thread, before the leadership thread even wakes: no write
+    // leaves this replica from now on (the elector's clock check refused them already from the
+    // renew deadline on).
+    fence_->Close();
+    want_lead_ = false;
+    ++lost_count_;
+  }
+  cv_.notify_all();
+}
+
 Status Manager::StartElection() {
   const LeaderElectionOptions& le = *options_.leader_election;
   if (le.lease_client == nullptr) {
@@ -132,14 +161,13 @@ Status Manager::StartElection() {
   controller::LeaderCallbacks callbacks;
   callbacks.on_started_leading = [this, identity, lease_name] {
     Log(lvl::info, "became leader", {{"identity", identity}, {"lease", lease_name}});
-    // Off the election thread: waiting for the caches must not delay renewals.
-    BecomeLeader();
+    // The term runs on the leadership thread: waiting for the caches must not delay renewals.
+    OnWon();
   };
   callbacks.on_stopped_leading = [this, identity] {
     if (Stopping()) return;
-    Log(lvl::err, "leader election lost; exiting so a clean process takes over",
-        {{"identity", identity}});
-    Fail(Status::Unavailable("leader election lost"));
+    Log(lvl::warn, "lost the lease; stepping down and standing by", {{"identity", identity}});
+    OnLost();
   };
   callbacks.on_new_leader = [identity](const std::string& holder) {
     if (!holder.empty() && holder != identity) {
@@ -191,56 +219,104 @@ Status Manager::StartElection() {
   return Status::Ok();
 }
 
-void Manager::BecomeLeader() {
-  std::lock_guard lock(mu_);
-  if (stop_ || leader_thread_.joinable()) return;
-  leading_ = true;
-  leader_thread_ = std::thread([this] {
-    // The top of the thread that starts leader-only runnables: a throw fails the manager
-    // (which stops in order) rather than the process.
-    try {
-      StartLeaderOnly();
-    } catch (const std::exception& e) {
-      Log(lvl::err, "starting leader-only runnables threw", {{"error", e.what()}});
-      Fail(Status::Internal(std::string("starting leader-only runnables threw: ") + e.what()));
-    } catch (...) {
-      Log(lvl::err, "starting leader-only runnables threw", {{"error", "non-standard exception"}});
-      Fail(Status::Internal("starting leader-only runnables threw"));
+void Manager::LeadershipLoop() {
+  // The top of the leadership thread: a throw fails the manager (which stops in order) rather
+  // than the process.
+  try {
+    for (;;) {
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [this] { return stop_ || want_lead_; });
+        if (stop_) return;
+      }
+      RunTerm();
     }
-  });
+  } catch (const std::exception& e) {
+    Log(lvl::err, "the leadership thread threw", {{"error", e.what()}});
+    Fail(Status::Internal(std::string("the leadership thread threw: ") + e.what()));
+  } catch (...) {
+    Log(lvl::err, "the leadership thread threw", {{"error", "non-standard exception"}});
+    Fail(Status::Internal("the leadership thread threw"));
+  }
 }
 
-void Manager::StartLeaderOnly() {
+void Manager::RunTerm() {
+  uint64_t term_lost_count = 0;
+  {
+    std::lock_guard lock(mu_);
+    term_lost_count = lost_count_;
+  }
+  // Over when stopping, or when the Lease was lost since the term began (even if it was won
+  // back at once: the next term starts afresh).
+  auto over_locked = [&] { return stop_ || lost_count_ != term_lost_count; };
+  auto over = [&] {
+    std::lock_guard lock(mu_);
+    return over_locked();
+  };
+  leading_ = true;
+  const int term = ++terms_;
+  if (term > 1) Log(lvl::info, "leading again", {{"term", std::to_string(term)}});
+
   // Reconcile only from synced caches: an empty cache would look like "nothing exists".
   for (const auto& c : caches_) {
     while (!c->HasSynced()) {
-      if (Stopping()) return;
+      if (over()) {
+        leading_ = false;
+        return;
+      }
       c->WaitForSync(options_.cache_sync_poll);
     }
   }
+  {
+    std::lock_guard lock(mu_);
+    if (over_locked()) {
+      leading_ = false;
+      return;
+    }
+    controller::LeaderElector* elector = elector_.get();
+    fence_->Open(elector ? std::function<bool()>([elector] { return elector->IsLeader(); })
+                         : std::function<bool()>());
+  }
+  size_t started = 0;
   for (auto& r : leader_only_) {
-    if (Stopping()) return;
+    if (over()) break;
     if (Status s = r->Start(); !s.ok()) {
       Log(lvl::err, "cannot start leader-only runnable",
           {{"runnable", r->Name()}, {"error", s.message()}});
       Fail(Status(s.code(), "cannot start " + r->Name() + ": " + s.message()));
-      return;
+      break;
     }
-    ++leader_only_started_;
+    ++started;
+  }
+  bool stepping_down = false;
+  {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, over_locked);
+    stepping_down = !stop_;
+  }
+  // On a step-down the fence is already closed (OnLost); at shutdown the runnables still lead
+  // while they drain, and the fence closes after them.
+  while (started > 0) leader_only_[--started]->Stop();
+  fence_->Close();
+  leading_ = false;
+  if (stepping_down) {
+    Log(lvl::info, "stepped down: leader-only work stopped, caches kept; contending again",
+        {{"term", std::to_string(term)}, {"refusedWrites", std::to_string(fence_->refused())}});
   }
 }
 
 void Manager::Shutdown() {
-  std::thread leader;
+  std::thread leadership;
   {
     std::lock_guard lock(mu_);
-    leader.swap(leader_thread_);
+    leadership.swap(leadership_thread_);
   }
-  // stop_ is set, so the leader thread stops at its next step and no new one is made.
-  if (leader.joinable()) leader.join();
+  // stop_ is set: the current term stops its leader-only runnables in reverse and the thread
+  // ends.
+  cv_.notify_all();
+  if (leadership.joinable()) leadership.join();
   leading_ = false;
   if (lease_watch_) lease_watch_->Stop();
-  while (leader_only_started_ > 0) leader_only_[--leader_only_started_]->Stop();
   if (elector_) {
     // Stops the elector (on_stopped_leading sees the stop and stays quiet), then frees the
     // Lease so a standby takes over at once.

@@ -3,9 +3,10 @@
 // manager.Runnable, but split into Start() and Stop() because our parts already run on their own
 // threads: Start() returns once the part is running, Stop() once it has ended.
 //
-// Contract the Manager keeps: Start() is called at most once; Stop() is called exactly once
-// after a Start() that returned OK, and never after one that failed (a failed Start() must leave
-// nothing running). Both are called from the Manager's threads, never concurrently with each
+// Contract the Manager keeps: Stop() is called exactly once after each Start() that returned
+// OK, and never after one that failed (a failed Start() must leave nothing running). Servers and
+// caches are started at most once; a leader-only runnable is started once per term (after a
+// step-down, Start() again after Stop()), so it must be restartable and begin afresh. Both are called from the Manager's threads, never concurrently with each
 // other for the same runnable. Parts that run on every replica or only on the leader do not say
 // so themselves: the group they are added to decides (Manager::Add).
 //

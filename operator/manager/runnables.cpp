@@ -15,24 +15,35 @@ Status ControllerRunnable::Start() {
 Status PeriodicRunnable::Start() {
   if (period_.count() <= 0) return Status::InvalidArgument(name_ + ": period must be positive");
   if (thread_.joinable()) return Status::FailedPrecondition(name_ + " already started");
-  thread_ = std::thread([this] {
+  const bool tick_now = tick_when_restarted_ && starts_ > 0;
+  ++starts_;
+  {
+    std::lock_guard lock(mu_);
+    stop_ = false;
+  }
+  thread_ = std::thread([this, tick_now] {
+    if (tick_now) Tick();
     std::unique_lock lock(mu_);
     while (!cv_.wait_for(lock, period_, [this] { return stop_; })) {
       lock.unlock();
-      // The top of the periodic thread: a throwing tick is logged and the next one runs.
-      try {
-        tick_();
-      } catch (const std::exception& e) {
-        logging::Log(spdlog::level::err, "periodic task threw; continuing",
-                     {{"runnable", name_}, {"error", e.what()}});
-      } catch (...) {
-        logging::Log(spdlog::level::err, "periodic task threw; continuing",
-                     {{"runnable", name_}, {"error", "a non-standard exception"}});
-      }
+      Tick();
       lock.lock();
     }
   });
   return Status::Ok();
+}
+
+void PeriodicRunnable::Tick() {
+  // The top of the periodic thread: a throwing tick is logged and the next one runs.
+  try {
+    tick_();
+  } catch (const std::exception& e) {
+    logging::Log(spdlog::level::err, "periodic task threw; continuing",
+                 {{"runnable", name_}, {"error", e.what()}});
+  } catch (...) {
+    logging::Log(spdlog::level::err, "periodic task threw; continuing",
+                 {{"runnable", name_}, {"error", "a non-standard exception"}});
+  }
 }
 
 void PeriodicRunnable::Stop() {

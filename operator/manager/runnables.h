@@ -44,8 +44,9 @@ class InformerCache final : public Cache {
 };
 
 // A controller's workers: Start runs `workers` threads calling `reconcile` for keys from the
-// controller's queue; Stop drains (reconciles in flight finish). `on_started` runs after the
-// workers started (the "reconciling" log line).
+// controller's queue; Stop drains (reconciles in flight finish) and drops the queue. Started
+// again (a leader's next term), it runs fresh workers on the reopened, empty queue. `on_started`
+// runs after the workers started (the "reconciling" log line).
 class ControllerRunnable final : public Runnable {
  public:
   ControllerRunnable(controller::Controller& controller, int workers,
@@ -67,26 +68,36 @@ class ControllerRunnable final : public Runnable {
 };
 
 // Calls `tick` every `period` on its own thread, first one period after Start (a resync).
+// Started again after a Stop (a leader's next term), it ticks at once when
+// `tick_when_restarted`: a resync that refills a queue the step-down dropped.
 class PeriodicRunnable final : public Runnable {
  public:
-  PeriodicRunnable(std::string name, std::chrono::milliseconds period, std::function<void()> tick)
-      : name_(std::move(name)), period_(period), tick_(std::move(tick)) {}
+  PeriodicRunnable(std::string name, std::chrono::milliseconds period, std::function<void()> tick,
+                   bool tick_when_restarted = false)
+      : name_(std::move(name)),
+        period_(period),
+        tick_(std::move(tick)),
+        tick_when_restarted_(tick_when_restarted) {}
   ~PeriodicRunnable() override { Stop(); }
   PeriodicRunnable(const PeriodicRunnable&) = delete;
   PeriodicRunnable& operator=(const PeriodicRunnable&) = delete;
   std::string Name() const override { return name_; }
-  // InvalidArgument for a period that is not positive.
+  // InvalidArgument for a period that is not positive; FailedPrecondition while running.
   Status Start() override;
   // Waits for a tick in progress. Idempotent.
   void Stop() override;
 
  private:
+  void Tick();
+
   const std::string name_;
   const std::chrono::milliseconds period_;
   const std::function<void()> tick_;
+  const bool tick_when_restarted_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;  // guarded by mu_
+  int starts_ = 0;     // Start() calls that succeeded; Start/Stop thread only
   std::thread thread_;
 };
 

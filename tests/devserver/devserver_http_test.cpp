@@ -1,7 +1,9 @@
 // HTTP-level tests of kube-devserver: each test starts the binary on a free port and checks
 // the protocol as kube-apiserver speaks it (status codes, Status bodies, watch streams).
 #include <gtest/gtest.h>
+#include <signal.h>
 
+#include <string>
 #include <thread>
 
 #include "devserver_test_util.h"
@@ -644,6 +646,55 @@ TEST(DevserverHttp, SigtermExitsCleanly) {
   auto code = ds.process().Signal(SIGTERM, std::chrono::seconds(20));
   ASSERT_TRUE(code.has_value());
   EXPECT_EQ(*code, 0);
+}
+
+// --data-file: a second devserver started on the file has the objects, uids and
+// resourceVersions of the first (killed with SIGKILL), its write log, and goes on counting from
+// there; a corrupt file stops it at start with a message naming the file.
+TEST(DevserverHttp, DataFileSurvivesAKillAndACorruptOneIsAStartupError) {
+  waop::testing::TempDir dir;
+  const std::string data = dir.File("store.json");
+  json created;
+  std::string rv_before;
+  {
+    Devserver first({"--data-file", data});
+    ASSERT_TRUE(first.ok());
+    auto r = first.Post("/api/v1/namespaces/default/configmaps", {{"apiVersion", "v1"},
+                                                                  {"kind", "ConfigMap"},
+                                                                  {"metadata", {{"name", "kept"}}},
+                                                                  {"data", {{"k", "v"}}}});
+    ASSERT_EQ(r.status, 201) << r.body;
+    created = json::parse(r.body);
+    rv_before = created["metadata"]["resourceVersion"];
+    first.process().Signal(SIGKILL);
+  }
+  Devserver second({"--data-file", data});
+  ASSERT_TRUE(second.ok()) << second.process().Stderr();
+  auto got = second.Get("/api/v1/namespaces/default/configmaps/kept");
+  ASSERT_EQ(got.status, 200) << got.body;
+  const json kept = json::parse(got.body);
+  EXPECT_EQ(kept["metadata"]["uid"], created["metadata"]["uid"]);
+  EXPECT_EQ(kept["metadata"]["resourceVersion"], rv_before);
+  EXPECT_EQ(kept["data"], created["data"]);
+  auto writes = second.Get("/debug/writes?after=" + std::to_string(std::stoull(rv_before) - 1));
+  ASSERT_EQ(writes.status, 200);
+  const json log = json::parse(writes.body);
+  ASSERT_EQ(log["writes"].size(), 1u) << writes.body;
+  EXPECT_EQ(log["writes"][0]["name"], "kept");
+  EXPECT_EQ(log["writes"][0]["type"], "ADDED");
+  auto next =
+      second.Post("/api/v1/namespaces/default/configmaps",
+                  {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", "b"}}}});
+  ASSERT_EQ(next.status, 201);
+  EXPECT_GT(std::stoull(json::parse(next.body)["metadata"]["resourceVersion"].get<std::string>()),
+            std::stoull(rv_before));
+
+  const std::string corrupt = dir.File("corrupt.json");
+  waop::testing::WriteFile(corrupt, "{\"format\":\"kube-dev");
+  auto r = waop::testing::Run({DevserverBinary(), "--port", "0", "--data-file", corrupt});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--data-file " + corrupt + ": not a JSON object"), std::string::npos)
+      << r.err;
 }
 
 }  // namespace

@@ -59,9 +59,11 @@ TlsDevserver::TlsDevserver(std::vector<std::string> extra_args,
       start_timeout, std::chrono::milliseconds(20));
 }
 
-Result<std::unique_ptr<KubeApi>> KubeApi::FromKubeconfig(const std::string& path) {
+Result<std::unique_ptr<KubeApi>> KubeApi::FromKubeconfig(const std::string& path,
+                                                         const std::string& user_agent) {
   auto config = kube::LoadKubeconfig(path);
   if (!config.ok()) return config.status();
+  config->user_agent = user_agent;
   auto transport = kube::NewCpprestTransport(*config);
   if (!transport.ok()) return transport.status();
   return std::unique_ptr<KubeApi>(new KubeApi(std::move(*transport)));

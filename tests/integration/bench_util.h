@@ -47,8 +47,10 @@ class TlsDevserver {
 // An HTTPS client for the API server of a kubeconfig, with keep-alive connections.
 class KubeApi {
  public:
-  // InvalidArgument / NotFound when the kubeconfig cannot be read or used.
-  static Result<std::unique_ptr<KubeApi>> FromKubeconfig(const std::string& path);
+  // InvalidArgument / NotFound when the kubeconfig cannot be read or used. `user_agent` ""
+  // sends kube::UserAgent().
+  static Result<std::unique_ptr<KubeApi>> FromKubeconfig(const std::string& path,
+                                                         const std::string& user_agent = "");
 
   // One request; fails only when no response arrived. `content_type` is sent with a body.
   Result<kube::HttpResponse> Send(const std::string& method, const std::string& path,

@@ -35,6 +35,25 @@ TEST(OptionsTest, AcceptsBothFlagForms) {
   EXPECT_FALSE(off->leader_elect);
 }
 
+TEST(OptionsTest, LeaderElectionTimingFlags) {
+  auto d = ParseOptions({});
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->leader_elect_lease_duration, std::chrono::seconds(15));
+  EXPECT_EQ(d->leader_elect_renew_deadline, std::chrono::seconds(10));
+  EXPECT_EQ(d->leader_elect_retry_period, std::chrono::seconds(2));
+  auto o = ParseOptions({"--leader-elect-lease-duration=2s", "--leader-elect-renew-deadline",
+                         "1500ms", "--leader-elect-retry-period=300ms"});
+  ASSERT_TRUE(o.ok()) << o.status().message();
+  EXPECT_EQ(o->leader_elect_lease_duration, std::chrono::seconds(2));
+  EXPECT_EQ(o->leader_elect_renew_deadline, std::chrono::milliseconds(1500));
+  EXPECT_EQ(o->leader_elect_retry_period, std::chrono::milliseconds(300));
+  EXPECT_EQ(ParseOptions({"--leader-elect-lease-duration=1500ms"}).status().message(),
+            "--leader-elect-lease-duration: expected a whole number of seconds from 1s to 1h "
+            "such as 15s, got \"1500ms\"");
+  EXPECT_FALSE(ParseOptions({"--leader-elect-renew-deadline=soon"}).ok());
+  EXPECT_FALSE(ParseOptions({"--leader-elect-retry-period=1ms"}).ok());
+}
+
 TEST(OptionsTest, WebhookFlags) {
   auto d = ParseOptions({});
   ASSERT_TRUE(d.ok());

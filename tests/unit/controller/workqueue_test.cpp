@@ -3,10 +3,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <future>
 #include <map>
+#include <mutex>
 #include <random>
+#include <string>
+#include <vector>
 
 #include "support/fake_clock.h"
 
@@ -374,6 +378,40 @@ TEST(ControllerTest, RejectsBadArguments) {
   EXPECT_EQ(controller.RunWorkers(1, nullptr).code(), StatusCode::kInvalidArgument);
   ASSERT_TRUE(controller.RunWorkers(1, fn).ok());
   EXPECT_EQ(controller.RunWorkers(1, fn).code(), StatusCode::kFailedPrecondition);
+}
+
+// A leader that stepped down stops its controller (the queue is dropped) and starts it again in
+// its next term: fresh workers on an empty queue, keys added while stopped ignored.
+TEST(ControllerTest, RestartsOnAnEmptyQueueAfterStop) {
+  WorkQueue q(RealClock::Get(), nullptr);
+  Controller controller("restart", q, RealClock::Get());
+  std::mutex mu;
+  std::vector<std::string> seen;
+  auto fn = [&](const std::string& key) {
+    std::lock_guard lock(mu);
+    seen.push_back(key);
+    return ReconcileResult::Ok();
+  };
+  auto seen_has = [&](const std::string& key) {
+    std::lock_guard lock(mu);
+    return std::find(seen.begin(), seen.end(), key) != seen.end();
+  };
+  ASSERT_TRUE(controller.RunWorkers(2, fn).ok());
+  q.Add("first-term");
+  ASSERT_TRUE(Eventually([&] { return seen_has("first-term"); }));
+  controller.Stop();
+  q.Add("while-standing-by");  // ignored: the queue is shut down
+  q.AddAfter("later", std::chrono::hours(1));
+  EXPECT_TRUE(q.ShuttingDown());
+
+  ASSERT_TRUE(controller.RunWorkers(2, fn).ok());
+  EXPECT_FALSE(q.ShuttingDown());
+  EXPECT_EQ(q.Stats().waiting, 0);
+  q.Add("second-term");
+  ASSERT_TRUE(Eventually([&] { return seen_has("second-term"); }));
+  EXPECT_FALSE(seen_has("while-standing-by"));
+  EXPECT_EQ(controller.RunWorkers(1, fn).code(), StatusCode::kFailedPrecondition);
+  controller.Stop();
 }
 
 }  // namespace

@@ -1,9 +1,17 @@
+#include <arpa/inet.h>
 #include <cpprest/producerconsumerstream.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
 #include <thread>
 
 #include "kube/client.h"
@@ -427,6 +435,107 @@ TEST(TransportTest, RejectsBadConfig) {
   config.server = "ftp://x";
   EXPECT_FALSE(NewCpprestTransport(config).ok());
 }
+
+// cpprest's own timeout was seen not to fire on a reused keep-alive connection (in the Graph
+// client, which bounds each call itself). The Kubernetes transport relies on it for every
+// non-watch request: a server that answers the first request and then, on the same connection,
+// reads the second and never answers (or sends the headers and stalls in the body) must still
+// end the second request at its timeout.
+class CpprestTransportTest : public ::testing::TestWithParam<bool /*stall_in_body*/> {};
+
+TEST_P(CpprestTransportTest, SilentServerOnAReusedConnectionTimesOut) {
+  const bool stall_in_body = GetParam();
+  int listen_fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(listen_fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listen_fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(::listen(listen_fd, 8), 0);
+  socklen_t len = sizeof(addr);
+  ::getsockname(listen_fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  const int port = ntohs(addr.sin_port);
+
+  std::atomic<bool> done{false};
+  std::atomic<int> heads{0};
+  std::thread server([&] {
+    // One connection: answer the first request, read the second and stay silent.
+    pollfd p{listen_fd, POLLIN, 0};
+    if (::poll(&p, 1, 10000) <= 0) return;
+    const int conn = ::accept(listen_fd, nullptr, nullptr);
+    std::string buffer;
+    char chunk[4096];
+    while (!done) {
+      pollfd q{conn, POLLIN, 0};
+      if (::poll(&q, 1, 50) <= 0) continue;
+      const ssize_t n = ::recv(conn, chunk, sizeof chunk, 0);
+      if (n <= 0) break;
+      buffer.append(chunk, static_cast<size_t>(n));
+      for (auto end = buffer.find("\r\n\r\n"); end != std::string::npos;
+           end = buffer.find("\r\n\r\n")) {
+        buffer.erase(0, end + 4);
+        const int head = ++heads;
+        std::string answer;
+        if (head == 1) {
+          answer =
+              "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+        } else if (stall_in_body) {
+          answer =
+              "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{";
+        }
+        if (!answer.empty()) ::send(conn, answer.data(), answer.size(), MSG_NOSIGNAL);
+      }
+    }
+    ::close(conn);
+  });
+
+  ClusterConfig config;
+  config.server = "http://127.0.0.1:" + std::to_string(port);
+  auto transport = NewCpprestTransport(config);
+  ASSERT_TRUE(transport.ok()) << transport.status().ToString();
+  HttpRequest request;
+  request.method = "GET";
+  request.path = "/api/v1/namespaces/default/configmaps/a";
+  request.timeout = std::chrono::milliseconds(500);
+  auto first = (*transport)->Send(request);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(first->status, 200);
+
+  // The second request on the same connection; run it on a thread we can give up on.
+  struct Outcome {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool finished = false;
+    Status status;
+  };
+  auto outcome = std::make_shared<Outcome>();
+  const auto start = std::chrono::steady_clock::now();
+  std::thread([t = *transport, request, outcome] {
+    auto r = t->Send(request);
+    std::lock_guard lock(outcome->mu);
+    outcome->finished = true;
+    outcome->status = r.ok() ? Status::Ok() : r.status();
+    outcome->cv.notify_all();
+  }).detach();
+  bool finished = false;
+  Status status;
+  {
+    std::unique_lock lock(outcome->mu);
+    finished =
+        outcome->cv.wait_for(lock, std::chrono::seconds(10), [&] { return outcome->finished; });
+    status = outcome->status;
+  }
+  const auto took = std::chrono::steady_clock::now() - start;
+  done = true;
+  server.join();
+  ::close(listen_fd);
+  ASSERT_TRUE(finished) << "the request hung on the silent keep-alive connection";
+  EXPECT_EQ(heads.load(), 2) << "the second request did not reuse the connection";
+  EXPECT_EQ(status.code(), StatusCode::kDeadlineExceeded) << status.ToString();
+  EXPECT_LT(took, std::chrono::seconds(3));
+}
+
+INSTANTIATE_TEST_SUITE_P(SilentOrStalled, CpprestTransportTest, ::testing::Bool());
 
 }  // namespace
 }  // namespace waop::kube

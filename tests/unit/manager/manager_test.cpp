@@ -12,6 +12,8 @@
 #include <thread>
 #include <vector>
 
+#include "manager/runnables.h"
+#include "support/fake_client.h"
 #include "support/fake_lease_client.h"
 
 namespace waop::manager {
@@ -43,6 +45,12 @@ class Journal {
     return cv_.wait_for(lock, kWait, [&] {
       return std::find(events_.begin(), events_.end(), event) != events_.end();
     });
+  }
+  // True once `event` was recorded `n` times (false after kWait).
+  bool WaitForCount(const std::string& event, int n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, kWait,
+                        [&] { return std::count(events_.begin(), events_.end(), event) >= n; });
   }
   bool Has(const std::string& event) const {
     std::lock_guard lock(mu_);
@@ -139,13 +147,55 @@ class JournaledLeaseClient final : public controller::LeaseClient {
   }
   Result<controller::LeaseRecord> Create(const std::string& ns, const std::string& name,
                                          const controller::LeaseRecord& record) override {
-    return fake.Create(ns, name, record);
+    const auto sent = std::chrono::steady_clock::now();
+    auto r = fake.Create(ns, name, record);
+    if (r.ok()) {
+      std::lock_guard lock(mu_);
+      last_ok_update_ = sent;
+    }
+    return r;
   }
   Result<controller::LeaseRecord> Update(const std::string& ns, const std::string& name,
                                          const controller::LeaseRecord& record) override {
+    {
+      // A hung API call: the elector's thread waits here until Unblock().
+      std::unique_lock lock(mu_);
+      if (blocked_) {
+        ++blocked_calls_;
+        cv_.notify_all();
+        cv_.wait(lock, [this] { return !blocked_; });
+      }
+    }
+    const auto sent = std::chrono::steady_clock::now();
     auto r = fake.Update(ns, name, record);
     if (r.ok() && record.holder_identity.empty()) journal_.Record("release lease");
+    if (r.ok()) {
+      std::lock_guard lock(mu_);
+      last_ok_update_ = sent;
+    }
     return r;
+  }
+  // From now on every Update hangs until Unblock().
+  void Block() {
+    std::lock_guard lock(mu_);
+    blocked_ = true;
+  }
+  void Unblock() {
+    {
+      std::lock_guard lock(mu_);
+      blocked_ = false;
+    }
+    cv_.notify_all();
+  }
+  // True once an Update is hanging (false after kWait).
+  bool WaitForBlockedCall() {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, kWait, [&] { return blocked_calls_ > 0; });
+  }
+  // When the last successful Create or Update was sent.
+  std::chrono::steady_clock::time_point last_ok_update() {
+    std::lock_guard lock(mu_);
+    return last_ok_update_;
   }
   // True once the elector has read the Lease `n` times (false after kWait).
   bool WaitForGets(int n) {
@@ -159,7 +209,10 @@ class JournaledLeaseClient final : public controller::LeaseClient {
   Journal& journal_;
   std::mutex mu_;
   std::condition_variable cv_;
-  int gets_ = 0;  // guarded by mu_
+  int gets_ = 0;                                          // guarded by mu_
+  bool blocked_ = false;                                  // guarded by mu_
+  int blocked_calls_ = 0;                                 // guarded by mu_
+  std::chrono::steady_clock::time_point last_ok_update_;  // guarded by mu_
 };
 
 ManagerOptions WithElection(controller::LeaseClient& client, const std::string& identity) {
@@ -309,24 +362,119 @@ TEST(ManagerTest, LeaderOnlyRunnablesStartOnlyOnceLeading) {
   EXPECT_EQ(lease.fake.Peek(kNs, kLease)->holder_identity, "");
 }
 
-TEST(ManagerTest, LosingTheLeaseStopsWithAnError) {
+// Losing the Lease is not fatal: the replica steps down (leader-only runnables stop, the fence
+// closes), stands by with its caches as they are, and starts the leader-only runnables afresh
+// when it wins the Lease back, all in one process.
+TEST(ManagerTest, LosingTheLeaseStepsDownAndLeadsAgainInProcess) {
   Journal journal;
   JournaledLeaseClient lease(journal);
-  Manager mgr(WithElection(lease, "me"));
+  WriteFence fence;
+  ManagerOptions o = WithElection(lease, "me");
+  o.fence = &fence;
+  Manager mgr(std::move(o));
+  mgr.AddCache(std::make_unique<FakeCache>("cache", journal, true));
+  mgr.AddLeaderOnly(std::make_unique<FakeRunnable>("controller", journal));
+  mgr.AddLeaderOnly(std::make_unique<FakeRunnable>("resync", journal));
+  Running run(mgr);
+  ASSERT_TRUE(journal.WaitFor("start resync"));
+  EXPECT_TRUE(mgr.IsLeader());
+  EXPECT_TRUE(fence.MayWrite());
+  EXPECT_EQ(mgr.Terms(), 1);
+
+  // Someone else takes the Lease over (a partition, a forced takeover) for one second.
+  lease.fake.Put(kNs, kLease, {.holder_identity = "other", .lease_duration_seconds = 1});
+  ASSERT_TRUE(journal.WaitFor("stop controller"));
+  EXPECT_FALSE(fence.MayWrite()) << "a replica that lost the Lease must not write";
+  EXPECT_EQ(lease.fake.Peek(kNs, kLease)->holder_identity, "other");
+
+  // The other holder stops renewing: once its second is over, this replica leads again.
+  ASSERT_TRUE(journal.WaitForCount("start resync", 2));
+  EXPECT_TRUE(mgr.IsLeader());
+  EXPECT_TRUE(fence.MayWrite());
+  EXPECT_EQ(mgr.Terms(), 2);
+  EXPECT_EQ(lease.fake.Peek(kNs, kLease)->holder_identity, "me");
+
+  ASSERT_TRUE(run.Stop().ok()) << "a step-down is not an error";
+  // The cache started once (never re-listed); the leader-only runnables stopped in reverse and
+  // started again in order.
+  EXPECT_THAT(journal.Events(),
+              ElementsAre("start cache", "start controller", "start resync", "stop resync",
+                          "stop controller", "start controller", "start resync", "stop resync",
+                          "stop controller", "release lease", "stop cache"));
+  EXPECT_FALSE(fence.MayWrite());
+}
+
+// Writes stop at the renew deadline, not when the elector notices: here its thread hangs in a
+// Lease update that never answers, and the fence still closes within the deadline, well before
+// the lease duration after which another replica could take over.
+TEST(ManagerTest, WritesStopAtTheRenewDeadlineEvenWhenTheElectorHangs) {
+  Journal journal;
+  JournaledLeaseClient lease(journal);
+  WriteFence fence;
+  ManagerOptions o = WithElection(lease, "me");
+  o.fence = &fence;
+  const auto renew_deadline = o.leader_election->config.renew_deadline;  // 100 ms
+  const auto lease_duration = o.leader_election->config.lease_duration;  // 1 s
+  Manager mgr(std::move(o));
   mgr.AddCache(std::make_unique<FakeCache>("cache", journal, true));
   mgr.AddLeaderOnly(std::make_unique<FakeRunnable>("controller", journal));
   Running run(mgr);
   ASSERT_TRUE(journal.WaitFor("start controller"));
+  ASSERT_TRUE(fence.MayWrite());
 
-  // Someone else takes the Lease over (a partition, a forced takeover): renewals now fail.
-  lease.fake.Put(kNs, kLease, {.holder_identity = "other", .lease_duration_seconds = 3600});
-  Status result = run.Wait();
-  EXPECT_EQ(result.code(), StatusCode::kUnavailable) << result.message();
-  EXPECT_THAT(result.message(), HasSubstr("leader election lost"));
-  EXPECT_THAT(journal.Events(),
-              ElementsAre("start cache", "start controller", "stop controller", "stop cache"));
-  // Not ours to release.
-  EXPECT_EQ(lease.fake.Peek(kNs, kLease)->holder_identity, "other");
+  lease.Block();
+  ASSERT_TRUE(lease.WaitForBlockedCall());
+  const auto deadline_wait = std::chrono::steady_clock::now() + kWait;
+  while (fence.MayWrite() && std::chrono::steady_clock::now() < deadline_wait) {
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+  const auto closed_at = std::chrono::steady_clock::now();
+  ASSERT_FALSE(fence.MayWrite()) << "the fence never closed";
+  const auto since_renew = closed_at - lease.last_ok_update();
+  // The elector counts from just before its Get, a moment before the Update we timed.
+  EXPECT_GE(since_renew, renew_deadline - milliseconds(20)) << "closed before the renew deadline";
+  EXPECT_LT(since_renew, lease_duration) << "writes must stop before the Lease can be taken over";
+  // The elector is still stuck in its call: it has not noticed, nothing was stopped yet.
+  EXPECT_FALSE(journal.Has("stop controller"));
+
+  // The hung renew succeeds, late: the term is over all the same, and a new one begins.
+  lease.Unblock();
+  ASSERT_TRUE(journal.WaitFor("stop controller")) << "the step-down follows once it notices";
+  ASSERT_TRUE(journal.WaitForCount("start controller", 2));
+  EXPECT_EQ(mgr.Terms(), 2);
+  EXPECT_TRUE(fence.MayWrite());
+  ASSERT_TRUE(run.Stop().ok());
+}
+
+// The FencedClient refuses writes while the fence is closed and passes reads through.
+TEST(ManagerTest, FencedClientRefusesWritesWhileClosed) {
+  kube::FakeClient inner;
+  WriteFence fence;
+  FencedClient client(inner, fence);
+  const nlohmann::json cm = {{"apiVersion", "v1"},
+                             {"kind", "ConfigMap"},
+                             {"metadata", {{"name", "a"}, {"namespace", "ns"}}}};
+  auto refused = client.Create(kube::resources::kConfigMaps, cm);
+  EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(refused.status().message(), HasSubstr("not the leader"));
+  EXPECT_EQ(client.Delete(kube::resources::kConfigMaps, "ns", "a").code(),
+            StatusCode::kUnavailable);
+  EXPECT_EQ(fence.refused(), 2u);
+  EXPECT_EQ(client.Get(kube::resources::kConfigMaps, "ns", "a").status().code(),
+            StatusCode::kNotFound)
+      << "reads pass through";
+
+  bool leading = true;
+  fence.Open([&] { return leading; });
+  ASSERT_TRUE(client.Create(kube::resources::kConfigMaps, cm).ok());
+  leading = false;  // the elector's renew deadline passed
+  EXPECT_EQ(client.Delete(kube::resources::kConfigMaps, "ns", "a").code(),
+            StatusCode::kUnavailable);
+  leading = true;
+  EXPECT_TRUE(client.Delete(kube::resources::kConfigMaps, "ns", "a").ok());
+  fence.Close();
+  EXPECT_EQ(client.Create(kube::resources::kConfigMaps, cm).status().code(),
+            StatusCode::kUnavailable);
 }
 
 TEST(ManagerTest, CacheFailingToStartStopsWhatStartedAndReturnsTheError) {
@@ -374,6 +522,43 @@ TEST(ManagerTest, BadLeaderElectionSettingsStopTheManager) {
   Running run(mgr);
   EXPECT_EQ(run.Wait().code(), StatusCode::kInvalidArgument);
   EXPECT_THAT(journal.Events(), ElementsAre("start cache", "stop cache"));
+}
+
+// A resync started again in a later term ticks at once (the step-down dropped the queue it
+// fills); the first start waits a period, as before.
+TEST(PeriodicRunnableTest, TicksAtOnceWhenRestartedOnlyIfAsked) {
+  std::mutex mu;
+  std::condition_variable cv;
+  int ticks = 0;
+  auto tick = [&] {
+    {
+      std::lock_guard lock(mu);
+      ++ticks;
+    }
+    cv.notify_all();
+  };
+  auto ticks_now = [&] {
+    std::lock_guard lock(mu);
+    return ticks;
+  };
+  PeriodicRunnable resync("resync", std::chrono::hours(1), tick, /*tick_when_restarted=*/true);
+  ASSERT_TRUE(resync.Start().ok());
+  EXPECT_EQ(resync.Start().code(), StatusCode::kFailedPrecondition);
+  resync.Stop();
+  EXPECT_EQ(ticks_now(), 0) << "the first start waits a period";
+  ASSERT_TRUE(resync.Start().ok());
+  {
+    std::unique_lock lock(mu);
+    EXPECT_TRUE(cv.wait_for(lock, kWait, [&] { return ticks == 1; }));
+  }
+  resync.Stop();
+
+  PeriodicRunnable plain("plain", std::chrono::hours(1), tick);
+  ASSERT_TRUE(plain.Start().ok());
+  plain.Stop();
+  ASSERT_TRUE(plain.Start().ok());
+  plain.Stop();
+  EXPECT_EQ(ticks_now(), 1) << "without tick_when_restarted a restart waits a period too";
 }
 
 TEST(ManagerTest, RunsOnce) {
