@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
+
 namespace waop::app {
 namespace {
 
@@ -186,6 +189,46 @@ TEST(OptionsTest, ParsesGoDurations) {
   EXPECT_FALSE(ParseDuration("5d").ok());
   EXPECT_FALSE(ParseDuration(".s").ok());
   EXPECT_FALSE(ParseDuration("1..5s").ok());
+}
+
+TEST(OptionsTest, TenantServiceFlags) {
+  auto d = ParseOptions({});
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->tenant_service_url, "");  // off
+  EXPECT_EQ(d->tenant_sync_interval, std::chrono::minutes(5));
+  EXPECT_FALSE(d->tenant_prune);
+  auto o = ParseOptions({"--tenant-service-url", "http://tenants.bakery-ia:8000/", "--tenant-prune",
+                         "--tenant-sync-interval=30s"});
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->tenant_service_url, "http://tenants.bakery-ia:8000");
+  EXPECT_EQ(o->tenant_sync_interval, std::chrono::seconds(30));
+  EXPECT_TRUE(o->tenant_prune);
+  EXPECT_TRUE(ParseOptions({"--tenant-service-url="}).ok());
+  auto bad_url = ParseOptions({"--tenant-service-url", "tenants:8000"});
+  ASSERT_FALSE(bad_url.ok());
+  EXPECT_NE(
+      bad_url.status().message().find("--tenant-service-url: expected an http:// or https://"),
+      std::string::npos)
+      << bad_url.status().message();
+  EXPECT_FALSE(ParseOptions({"--tenant-service-url", "http://x/?a=1"}).ok());
+  auto bad_interval = ParseOptions({"--tenant-sync-interval", "0s"});
+  ASSERT_FALSE(bad_interval.ok());
+  EXPECT_NE(bad_interval.status().message().find("from 100ms to 24h"), std::string::npos);
+}
+
+// docs/operating.md shows the flags as `whatsapp-operator --help` prints them.
+TEST(OptionsTest, OperatingDocShowsTheHelpText) {
+  std::ifstream in(std::string(WAOP_SOURCE_DIR) + "/docs/operating.md");
+  ASSERT_TRUE(in) << "docs/operating.md not found";
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string doc = ss.str();
+  const std::string open = "## Flags\n\n```\n";
+  const size_t start = doc.find(open);
+  ASSERT_NE(start, std::string::npos);
+  const size_t end = doc.find("```", start + open.size());
+  ASSERT_NE(end, std::string::npos);
+  EXPECT_EQ(doc.substr(start + open.size(), end - start - open.size()), Usage());
 }
 
 }  // namespace
