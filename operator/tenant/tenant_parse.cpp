@@ -99,7 +99,12 @@ Result<std::vector<core::TenantRow>> ParseTenantList(std::string_view body) {
   }
   auto parsed = ParseJsonBounded(body, kMaxDepth);
   if (!parsed.ok()) {
-    return Status::Internal("tenant service answer: not JSON (" + parsed.status().message() + ")");
+    // The parser's own message quotes the bytes it stopped at, which may be a legacy key's
+    // value: only the nesting limit is worth repeating.
+    const std::string why = parsed.status().message();
+    return Status::Internal(why.starts_with("JSON nested deeper")
+                                ? "tenant service answer: " + why
+                                : "tenant service answer: not valid JSON");
   }
   const json* list = &*parsed;
   std::string where = "tenants";
