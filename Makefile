@@ -11,9 +11,9 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 DEPS := g++ cmake ninja-build pkg-config libcpprest-dev libyaml-cpp-dev nlohmann-json3-dev \
         libspdlog-dev libssl-dev libgtest-dev libgmock-dev python3-yaml python3-jsonschema \
-        clang-format openssl lua5.4 clang libclang-rt-14-dev
+        clang-format openssl lua5.4 clang libclang-rt-14-dev curl
 
-.PHONY: all deps build build-asan fuzz fuzz-build test test-fast bench format clean
+.PHONY: all deps build build-asan fuzz fuzz-build test test-fast bench demo image format clean
 
 all: build
 
@@ -73,6 +73,24 @@ test-fast: build
 bench: build
 	@for b in $(BUILD_DIR)/tests/bench/*_bench; do \
 	  [ -x "$$b" ] || continue; echo "== $$(basename $$b)"; "$$b" || exit 1; done
+
+# The whole product on this machine: installs and builds what it needs, starts kube-devserver,
+# graph-devserver and the operator, applies crds/ and examples/, shows what happens, and stops
+# it all (DEMO_KEEP=1 leaves it running). See scripts/demo.sh.
+demo:
+	BUILD_DIR=$(BUILD_DIR) scripts/demo.sh
+
+# The container image from the Dockerfile (multi-stage: Debian 12 build, scratch runtime).
+IMAGE ?= whatsapp-operator:dev
+image:
+	@if ! command -v docker >/dev/null 2>&1; then \
+	  echo "make image: docker is not installed here; the image was NOT built."; \
+	  echo "Build it where Docker runs: docker build -t $(IMAGE) ."; exit 1; \
+	elif ! docker info >/dev/null 2>&1; then \
+	  echo "make image: docker is installed but no Docker daemon answers here; the image was NOT built."; \
+	  echo "Build it where Docker runs: docker build -t $(IMAGE) ."; exit 1; \
+	fi
+	docker build -t $(IMAGE) .
 
 format: deps
 	git ls-files '*.cpp' '*.h' | xargs clang-format -i

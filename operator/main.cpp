@@ -5,6 +5,7 @@
 
 #include "app/export.h"
 #include "app/options.h"
+#include "app/rbac.h"
 #include "app/run.h"
 #include "common/logging.h"
 #include "kube/http.h"
@@ -43,6 +44,10 @@ int main(int argc, char** argv) {
   }
   if (options->show_help) {
     std::fputs(waop::app::Usage().c_str(), stdout);
+    return 0;
+  }
+  if (options->print_rbac) {
+    std::fputs(waop::app::RbacYaml(*options).c_str(), stdout);
     return 0;
   }
   if (options->show_version) {

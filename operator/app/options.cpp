@@ -258,6 +258,9 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
           o.logging.level = *level;
           return Status::Ok();
         }}},
+      // ---- --print-rbac (issue 13)
+      {"print-rbac", {true, boolean(&o.print_rbac)}},
+      // ---- end --print-rbac
       {"version", {true, boolean(&o.show_version)}},
       {"help", {true, boolean(&o.show_help)}},
   };
@@ -381,6 +384,8 @@ Usage: whatsapp-operator [flags]
                                      checked and renewed (default 1m)
   --log-format json|text             log line format (default json)
   --log-level LEVEL                  debug, info, warn or error (default info)
+  --print-rbac                       print the RBAC rules (a ClusterRole and a Role, YAML) the
+                                     operator needs with the other flags given, and exit
   --version                          print the version and exit
   --help                             print this help and exit
 )";

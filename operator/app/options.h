@@ -54,6 +54,9 @@ struct Options {
   std::string webhook_secret_name = "whatsapp-operator-webhook-tls";
   std::string webhook_secret_namespace;  // "" = the operator's namespace
   std::chrono::seconds webhook_cert_check_interval{60};
+  // ---- --print-rbac (issue 13): print RequiredRbac (app/rbac.h) for these flags and exit.
+  bool print_rbac = false;
+  // ---- end --print-rbac
   bool show_version = false;
   bool show_help = false;
 };

@@ -295,9 +295,22 @@ def check_presentation(c, k, examples_dir, crds_dir):
     row = next((r for r in rows or [] if r and r[0] == "panaderia-san-juan"), [])
     c.check(row[-3:-1] == ["True", "Bound"], where, f"READY and REASON columns: {row}")
 
+    # The GitOps layout as Argo CD or Flux would apply it: kubectl apply -k (kustomize built in).
+    rc, out, err = k.run("apply", "-k", os.path.join(examples_dir, "gitops"))
+    applied = sorted(line.split()[0] for line in out.splitlines() if line.strip())
+    want = sorted(["namespace/bakery-ia"] + [f"whatsappassignment.{crdlib.GROUP}/{d['metadata']['name']}"
+                                             for d in docs[1:]])
+    c.check(rc == 0 and applied == want, "kubectl apply -k examples/gitops",
+            f"applied {applied}, want {want}: {err.strip()}")
+    # The credentials Secret example creates its own namespace first.
+    rc, out, err = k.run("apply", "-f", os.path.join(examples_dir, "credentials-secret.yaml"))
+    c.check(rc == 0, "kubectl apply -f examples/credentials-secret.yaml", f"{out.strip()} {err.strip()}")
+    rc, _, err = k.run("get", "secret", "-n", "whatsapp-operator", "whatsapp-operator-credentials")
+    c.check(rc == 0, "examples/credentials-secret.yaml", f"the Secret is not there after apply: {err.strip()}")
+
     for doc in docs[1:] + [pn]:
         k.delete(doc)
-    k.run("delete", "namespace", ns, "--ignore-not-found", "--wait=false")
+    k.run("delete", "namespace", ns, "whatsapp-operator", "--ignore-not-found", "--wait=false")
 
 
 def run_all(c, args, kubeconfig, tmp):

@@ -156,9 +156,15 @@ def check_namespace_and_secret(c, examples_dir):
 
     where = "credentials-secret.yaml"
     docs = crdlib.load_yaml_documents(os.path.join(examples_dir, where))
-    if not c.check(len(docs) == 1 and docs[0].get("kind") == "Secret", where, "must hold one Secret"):
+    secrets = [d for d in docs if d.get("kind") == "Secret"]
+    if not c.check(len(secrets) == 1, where, "must hold one Secret"):
         return
-    secret = docs[0]
+    secret = secrets[0]
+    # The Secret's namespace exists once the file is applied: a Namespace before it in the file.
+    ns_name = secret.get("metadata", {}).get("namespace")
+    c.check(ns_name == "whatsapp-operator", where, "the Secret belongs in the operator's namespace, whatsapp-operator")
+    c.check(docs[0].get("kind") == "Namespace" and docs[0]["metadata"]["name"] == ns_name, where,
+            "the file must create the Secret's namespace first (a Namespace document before the Secret)")
     data = secret.get("stringData", {})
     c.check("data" not in secret, where, "use stringData with placeholders, not base64 data")
     c.check(set(data) == SECRET_KEYS, where, f"keys are {sorted(data)}, want {sorted(SECRET_KEYS)}")

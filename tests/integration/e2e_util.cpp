@@ -179,8 +179,9 @@ std::set<std::string> DocumentedPermissions() {
   return out;
 }
 
-OperatorProcess::OperatorProcess(const E2eCluster& cluster, std::vector<std::string> extra_args)
-    : cluster_(cluster), extra_args_(std::move(extra_args)) {
+OperatorProcess::OperatorProcess(const E2eCluster& cluster, std::vector<std::string> extra_args,
+                                 std::map<std::string, std::string> env)
+    : cluster_(cluster), extra_args_(std::move(extra_args)), env_(std::move(env)) {
   Launch();
 }
 
@@ -212,7 +213,7 @@ void OperatorProcess::Launch() {
   proc_.reset();  // the previous attempt, if any, is stopped first
   std::filesystem::path log_dir = dir_.path() / ("run" + std::to_string(launches_));
   std::filesystem::create_directories(log_dir);
-  proc_ = std::make_unique<waop::testing::Process>("whatsapp-operator", argv, log_dir);
+  proc_ = std::make_unique<waop::testing::Process>("whatsapp-operator", argv, log_dir, env_);
   if (proc_->pid() <= 0) proc_.reset();
 }
 

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -82,8 +83,10 @@ std::set<std::string> Ungranted(const std::set<std::string>& documented,
 class OperatorProcess {
  public:
   // Starts whatsapp-operator against `cluster` with free metrics and probe ports and
-  // `extra_args`. Check ok() (the process started) before use.
-  OperatorProcess(const E2eCluster& cluster, std::vector<std::string> extra_args = {});
+  // `extra_args`, and `env` added to its environment (e.g. POD_NAME and POD_NAMESPACE, which the
+  // chart sets from the downward API). Check ok() (the process started) before use.
+  OperatorProcess(const E2eCluster& cluster, std::vector<std::string> extra_args = {},
+                  std::map<std::string, std::string> env = {});
   ~OperatorProcess();
   OperatorProcess(const OperatorProcess&) = delete;
   OperatorProcess& operator=(const OperatorProcess&) = delete;
@@ -107,6 +110,7 @@ class OperatorProcess {
   void Launch();
   const E2eCluster& cluster_;
   std::vector<std::string> extra_args_;
+  std::map<std::string, std::string> env_;
   waop::testing::TempDir dir_;
   std::unique_ptr<waop::testing::Process> proc_;
   int metrics_port_ = 0;

@@ -53,10 +53,15 @@ TEST(MetaE2eTest, RatingsWebhookRotationAndFaults) {
   waop::testing::TempDir creds;
   WriteCredentials(creds.path(), devserver::testing::kGraphToken, "1");
   const int webhook_port = waop::testing::FreePort();
+  // The operator's own Pod, as the chart names it through the downward API: changes of Meta's
+  // health are Events on it.
+  ASSERT_EQ(cluster.Kubectl({"create", "namespace", "whatsapp-system"}).exit_code, 0);
   OperatorProcess op(
-      cluster, {"--credentials-dir", creds.path().string(), "--credentials-poll-interval=200ms",
-                "--graph-api-url", graph.url(), "--quality-refresh-interval=1h",
-                "--meta-webhook-bind-address", "127.0.0.1:" + std::to_string(webhook_port)});
+      cluster,
+      {"--credentials-dir", creds.path().string(), "--credentials-poll-interval=200ms",
+       "--graph-api-url", graph.url(), "--quality-refresh-interval=1h",
+       "--meta-webhook-bind-address", "127.0.0.1:" + std::to_string(webhook_port)},
+      {{"POD_NAME", "whatsapp-operator-7d9f-abcde"}, {"POD_NAMESPACE", "whatsapp-system"}});
   ASSERT_TRUE(op.ok());
   ASSERT_TRUE(op.WaitReady(120s)) << "operator never ready";
   ASSERT_EQ(cluster.Kubectl({"create", "namespace", "bakery"}).exit_code, 0);
@@ -77,6 +82,20 @@ TEST(MetaE2eTest, RatingsWebhookRotationAndFaults) {
     auto a = assignment();
     auto c = a ? Condition(*a, "QualitySynced") : std::nullopt;
     return c ? (*c).value("reason", "") : std::string();
+  };
+  // The Events on the operator's Pod with `reason`.
+  auto pod_events = [&](const std::string& reason) {
+    std::vector<json> found;
+    auto events = cluster.GetJson({"events", "-n", "whatsapp-system"});
+    if (!events) return found;
+    for (const json& e : (*events)["items"]) {
+      const json& involved = e["involvedObject"];
+      if (e.value("reason", "") == reason && involved.value("kind", "") == "Pod" &&
+          involved.value("name", "") == "whatsapp-operator-7d9f-abcde") {
+        found.push_back(e);
+      }
+    }
+    return found;
   };
 
   // The inventory and the ratings, as an admin sees them.
@@ -162,6 +181,17 @@ TEST(MetaE2eTest, RatingsWebhookRotationAndFaults) {
   ASSERT_TRUE(
       WaitFor([&] { return synced_reason() == "Synced" && rating() == "YELLOW"; }, 15s, 100ms))
       << "the rotated token never reached graph-devserver; reason " << synced_reason();
+  // The refused token was one Warning on the operator's Pod (one health change, not one per
+  // refresh), and the recovery a Normal one.
+  ASSERT_TRUE(WaitFor([&] { return pod_events("TokenRejected").size() == 1; }, 10s, 100ms));
+  {
+    const json e = pod_events("TokenRejected").front();
+    EXPECT_EQ(e.value("type", ""), "Warning");
+    EXPECT_EQ(e.value("count", 1), 1) << e.dump();
+    EXPECT_NE(e.value("message", "").find("token"), std::string::npos) << e.dump();
+  }
+  EXPECT_TRUE(WaitFor([&] { return !pod_events("Synced").empty(); }, 10s, 100ms));
+  for (const json& e : pod_events("Synced")) EXPECT_EQ(e.value("type", ""), "Normal");
 
   // A rate limit: last rating kept, marked stale, and no retry storm.
   ASSERT_EQ(graph
@@ -174,6 +204,7 @@ TEST(MetaE2eTest, RatingsWebhookRotationAndFaults) {
   ASSERT_TRUE(WaitFor([&] { return synced_reason() == "RateLimited"; }, 15s, 100ms))
       << synced_reason();
   EXPECT_EQ(rating(), "YELLOW");
+  EXPECT_TRUE(WaitFor([&] { return pod_events("RateLimited").size() == 1; }, 10s, 100ms));
   std::this_thread::sleep_for(3s);
   EXPECT_LE(graph.RequestTotal() - before_limit, 3) << "a rate limit must slow the refresher down";
   ASSERT_EQ(graph.Control("DELETE", "/_control/faults").status, 200);

@@ -2,9 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <sstream>
-
 namespace waop::app {
 namespace {
 
@@ -214,21 +211,6 @@ TEST(OptionsTest, TenantServiceFlags) {
   auto bad_interval = ParseOptions({"--tenant-sync-interval", "0s"});
   ASSERT_FALSE(bad_interval.ok());
   EXPECT_NE(bad_interval.status().message().find("from 100ms to 24h"), std::string::npos);
-}
-
-// docs/operating.md shows the flags as `whatsapp-operator --help` prints them.
-TEST(OptionsTest, OperatingDocShowsTheHelpText) {
-  std::ifstream in(std::string(WAOP_SOURCE_DIR) + "/docs/operating.md");
-  ASSERT_TRUE(in) << "docs/operating.md not found";
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string doc = ss.str();
-  const std::string open = "## Flags\n\n```\n";
-  const size_t start = doc.find(open);
-  ASSERT_NE(start, std::string::npos);
-  const size_t end = doc.find("```", start + open.size());
-  ASSERT_NE(end, std::string::npos);
-  EXPECT_EQ(doc.substr(start + open.size(), end - start - open.size()), Usage());
 }
 
 }  // namespace
