@@ -1,12 +1,12 @@
 #include "app/export.h"
 
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
 
 #include "core/tenant.h"
-#include "core/validation.h"
 #include "meta/credentials.h"
 #include "meta/credentials_dir.h"
 #include "tenant/tenant_client.h"
@@ -81,7 +81,11 @@ int RunExport(const std::vector<std::string>& args) {
   const std::string& url = flags["tenant-service-url"];
   if (url.empty()) return Usage("--tenant-service-url is required");
   const std::string& ns = flags["namespace"];
-  if (!ns.empty() && !core::IsLabelValue(ns)) {
+  const bool dns_label =
+      ns.size() <= 63 && std::isalnum(static_cast<unsigned char>(ns.front())) != 0 &&
+      std::isalnum(static_cast<unsigned char>(ns.back())) != 0 &&
+      ns.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") == std::string::npos;
+  if (!ns.empty() && !dns_label) {
     return Usage("--namespace: expected a namespace name (a DNS-1123 label), got \"" + ns + "\"");
   }
   if (!flags["output"].empty() && !flags["output-dir"].empty()) {
