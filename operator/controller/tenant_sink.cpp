@@ -259,30 +259,39 @@ Result<TenantSyncReport> TenantSyncer::SyncOnce() {
       }
       continue;
     }
-    if (!reported_unexpected_.insert(r.tenant_id + "/" + r.phone_number_id).second) continue;
+    auto [seen, first] =
+        reported_unexpected_.try_emplace(r.tenant_id + "/" + r.phone_number_id, false);
+    if (seen->second) continue;  // logged and recorded already
     const std::string message =
         "The tenant service gives tenant " + tenant + " phone number " +
         (r.display_phone_number.empty() ? r.phone_number_id : r.display_phone_number) +
         ", which no bound WhatsAppAssignment gives it; left as it is "
         "(create an assignment for it, or run with --tenant-prune)";
-    Log(lvl::warn, message, {{"tenantId", r.tenant_id}, {"phoneNumberId", r.phone_number_id}});
+    if (first) {
+      Log(lvl::warn, message, {{"tenantId", r.tenant_id}, {"phoneNumberId", r.phone_number_id}});
+    }
     if (events_ != nullptr) {
       if (ObjectPtr a = assignment_of(r.tenant_id)) {
         events_->Record(*a, "Warning", "UnexpectedTenantPhoneNumber", message);
+        seen->second = true;
       }
     }
   }
   report.legacy = static_cast<int>(drift.legacy.size());
   for (const core::TenantRow& r : drift.legacy) {
-    if (!reported_legacy_.insert(r.tenant_id).second) continue;
+    auto [seen, first] = reported_legacy_.try_emplace(r.tenant_id, false);
+    if (seen->second) continue;  // logged and recorded already
     const std::string message =
         "The tenant service row of tenant " + r.tenant_id +
         " still holds legacy per-tenant keys (" + JoinNames(r.legacy_keys) +
         "); the shared master account replaces them: remove them from the tenant's settings";
-    Log(lvl::warn, message, {{"tenantId", r.tenant_id}, {"reason", "LegacyTenantCredentials"}});
+    if (first) {
+      Log(lvl::warn, message, {{"tenantId", r.tenant_id}, {"reason", "LegacyTenantCredentials"}});
+    }
     if (events_ != nullptr) {
       if (ObjectPtr a = assignment_of(r.tenant_id)) {
         events_->Record(*a, "Warning", "LegacyTenantCredentials", message);
+        seen->second = true;
       }
     }
   }

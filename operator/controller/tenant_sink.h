@@ -12,8 +12,9 @@
 //                 (core::DiffTenants), hands the assignments whose rows differ to `enqueue` (the
 //                 reconciler then corrects them), reports rows holding a number no assignment
 //                 gives (once per tenant and number: log line, Event on an assignment of the
-//                 tenant where there is one) and rows still holding legacy per-tenant keys (once
-//                 per tenant, by key name only), and unassigns the unexpected rows with `prune`.
+//                 tenant where there is one, or as soon as there is one) and rows still holding
+//                 legacy per-tenant keys (once per tenant, by key name only, likewise), and
+//                 unassigns the unexpected rows with `prune`.
 //
 // Calls are serialized (one at a time, listings included), so a listing never overwrites the
 // effect of a call that ran meanwhile, and two reconciles never race on one tenant.
@@ -111,8 +112,10 @@ class TenantSyncer {
   const ClusterView& view_;
   EventRecorder* events_;  // may be null (tests)
   const TenantSyncOptions options_;
-  std::set<std::string> reported_unexpected_;  // "tenant/number"
-  std::set<std::string> reported_legacy_;      // tenant ids
+  // What was reported, and whether the Event went too (false: no assignment of the tenant
+  // existed then; the Event follows once one does).
+  std::map<std::string, bool> reported_unexpected_;  // "tenant/number" -> Event recorded
+  std::map<std::string, bool> reported_legacy_;      // tenant id -> Event recorded
 };
 
 // The target a bound assignment sets in the tenant service: its tenant, number, and the display

@@ -194,7 +194,21 @@ TEST(TenantE2eTest, BindMoveDriftDeleteLegacyAndCallCounts) {
   EXPECT_EQ(f.Calls("assign"), 0);
   std::cout << "delete: " << f.tenants.Requests().dump() << "\n";
 
+  // The legacy keys were first seen before any assignment of t-a existed; the Event followed
+  // once one did, on it, naming the keys only.
   auto events = f.cluster.Kubectl({"get", "events", "-A", "-o", "json"});
+  ASSERT_EQ(events.exit_code, 0) << events.err;
+  bool legacy_event = false;
+  const json event_list = json::parse(events.out, nullptr, false);
+  ASSERT_TRUE(event_list.is_object()) << "kubectl printed no JSON";
+  for (const auto& e : event_list.value("items", json::array())) {
+    if (e.value("reason", "") == "LegacyTenantCredentials" &&
+        e["involvedObject"].value("name", "") == "san-juan") {
+      legacy_event = true;
+      EXPECT_NE(e.value("message", "").find("whatsapp_access_token"), std::string::npos);
+    }
+  }
+  EXPECT_TRUE(legacy_event) << "no LegacyTenantCredentials Event on the assignment";
   ExpectNoSecrets("Events", events.out);
   ASSERT_TRUE(op->Stop().has_value());
   const std::string logs = op->Logs();
