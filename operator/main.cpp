@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "app/export.h"
 #include "app/options.h"
 #include "app/rbac.h"
 #include "app/run.h"
@@ -31,6 +32,11 @@ extern "C" const char* __lsan_default_options() {  // NOLINT(bugprone-reserved-i
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
+  // The subcommand (tenant service rows to assignment YAML; app/export.h).
+  if (!args.empty() && args.front() == "export") {
+    waop::kube::SetHttpThreads(2);
+    return waop::app::RunExport({args.begin() + 1, args.end()});
+  }
   auto options = waop::app::ParseOptions(args);
   if (!options.ok()) {
     std::fprintf(stderr, "whatsapp-operator: %s\n", options.status().message().c_str());

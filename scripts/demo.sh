@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # `make demo`: the whole product on one machine, without a cluster.
 #
-#   1. installs what is missing and builds the three binaries it runs (skipped with
+#   1. installs what is missing and builds the four binaries it runs (skipped with
 #      DEMO_SKIP_BUILD=1, as the ctest `demo` does);
 #   2. starts kube-devserver (the Kubernetes API, TLS, on 127.0.0.1), graph-devserver (the Meta
-#      Graph API, with devserver/graph/example-data.yaml) and whatsapp-operator, each on a free
-#      port of 127.0.0.1;
+#      Graph API, with devserver/graph/example-data.yaml), tenant-devserver (the platform's
+#      tenant service, with devserver/tenant/example-data.yaml) and whatsapp-operator, each on a
+#      free port of 127.0.0.1;
 #   3. applies crds/, the admission webhook, and examples/ with the real kubectl, and shows the
 #      assignments with their quality, the phone numbers, a duplicate refused at apply time, a
-#      rating change arriving through Meta's signed webhook, and one tenant's settings;
+#      rating change arriving through Meta's signed webhook, one tenant's settings, and the
+#      tenant service's rows kept in step (with a legacy row reported);
 #   4. stops everything it started, or with DEMO_KEEP=1 leaves it running and says how to point
 #      kubectl at it and how to stop it.
 #
@@ -48,13 +50,13 @@ free_port() {
 
 # ---- 1. install and build --------------------------------------------------------------------
 if [[ "${DEMO_SKIP_BUILD:-0}" != 1 ]]; then
-  step "Installing missing packages and building (make deps; whatsapp-operator, kube-devserver, graph-devserver)"
+  step "Installing missing packages and building (make deps; whatsapp-operator, kube-devserver, graph-devserver, tenant-devserver)"
   make -C "$ROOT" --no-print-directory deps
   [[ -f "$BUILD_DIR/build.ninja" ]] ||
     cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
-  cmake --build "$BUILD_DIR" --target whatsapp-operator kube-devserver graph-devserver
+  cmake --build "$BUILD_DIR" --target whatsapp-operator kube-devserver graph-devserver tenant-devserver
 fi
-for b in "$OPERATOR" "$KUBE_DEVSERVER" "$GRAPH_DEVSERVER"; do
+for b in "$OPERATOR" "$KUBE_DEVSERVER" "$GRAPH_DEVSERVER" "$TENANT_DEVSERVER"; do
   [[ -x "$b" ]] || die "$b is missing: run make demo (or make build) first"
 done
 command -v "$KUBECTL" >/dev/null || die "kubectl not found (set KUBECTL)"
@@ -117,6 +119,8 @@ printf %s 123456789012345 >"$WORK/credentials/WHATSAPP_PHONE_NUMBER_ID"
 printf %s v21.0 >"$WORK/credentials/WHATSAPP_API_VERSION"
 printf %s demo-verify-token >"$WORK/credentials/WHATSAPP_WEBHOOK_VERIFY_TOKEN"
 printf %s app-secret >"$WORK/credentials/WHATSAPP_APP_SECRET"
+# The tenant service's bearer token (read by the operator, never published to tenants).
+printf %s dev-tenant-token >"$WORK/credentials/TENANT_SERVICE_TOKEN"
 
 METRICS_PORT="$(free_port)"
 PROBE_PORT="$(free_port)"
@@ -130,23 +134,16 @@ OPERATOR_ARGS=(
   --graph-api-url "http://127.0.0.1:$GRAPH_PORT" --credentials-dir "$WORK/credentials"
 )
 
-# ---- optional: the fake tenant service ---------------------------------------------------------
-# OPTIONAL STEP, runs only when build/devserver/tenant/tenant-devserver exists and the operator
-# has --tenant-service-url (both come with the tenant-service sink). Its flags are not settled
-# yet (TBD): if it does not start as written here, the demo goes on without it.
-if [[ -x "$TENANT_DEVSERVER" ]] && "$OPERATOR" --help | grep -q -- '--tenant-service-url'; then
-  step "Starting tenant-devserver (the platform's tenant service; optional)"
-  "$TENANT_DEVSERVER" --listen 127.0.0.1:0 --port-file "$WORK/tenant.port" \
-    >"$WORK/tenant-devserver.log" 2>&1 &
-  PIDS+=($!)
-  deadline=$((SECONDS + 10))
-  until [[ -s "$WORK/tenant.port" ]] || ((SECONDS >= deadline)); do sleep 0.2; done
-  if [[ -s "$WORK/tenant.port" ]]; then
-    OPERATOR_ARGS+=(--tenant-service-url "http://127.0.0.1:$(cat "$WORK/tenant.port")")
-  else
-    echo "tenant-devserver did not start (see $WORK/tenant-devserver.log); going on without it"
-  fi
-fi
+# ---- the platform's tenant service (fake) ------------------------------------------------------
+# tenant-devserver holds the platform's rows as they were before assignments
+# (devserver/tenant/example-data.yaml); the operator keeps them in step (--tenant-service-url).
+step "Starting tenant-devserver (the platform's tenant service)"
+"$TENANT_DEVSERVER" --data "$ROOT/devserver/tenant/example-data.yaml" --listen 127.0.0.1:0 \
+  --port-file "$WORK/tenant.port" >"$WORK/tenant-devserver.log" 2>&1 &
+PIDS+=($!)
+wait_for "tenant-devserver to listen" test -s "$WORK/tenant.port"
+TENANT_PORT="$(cat "$WORK/tenant.port")"
+OPERATOR_ARGS+=(--tenant-service-url "http://127.0.0.1:$TENANT_PORT" --tenant-sync-interval 2s)
 
 step "Starting whatsapp-operator"
 printf '$ whatsapp-operator'; printf ' %q' "${OPERATOR_ARGS[@]}"; printf '\n'
@@ -189,6 +186,27 @@ python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["webhook"]; print("w
 wait_for "San Juan's quality to turn RED" quality_is panaderia-san-juan RED
 show "$KUBECTL" get wa -n bakery-ia panaderia-san-juan
 show "$KUBECTL" get events -n bakery-ia --field-selector reason=QualityDropped \
+  -o custom-columns=TYPE:.type,REASON:.reason,OBJECT:.involvedObject.name,MESSAGE:.message
+
+step "The platform's tenant service, kept in step (Goiko's number assigned by the operator)"
+tenant_rows() {
+  curl -fsS -H 'Authorization: Bearer dev-tenant-token' \
+    "http://127.0.0.1:$TENANT_PORT/api/v1/admin/whatsapp/tenants" | python3 -c '
+import json, sys
+for r in json.load(sys.stdin):
+    legacy = sorted(k for k in r if k in ("whatsapp_access_token", "whatsapp_business_account_id", "whatsapp_api_version"))
+    print("%-24s %-8s %-16s %-16s %s" % (r["tenant_name"], r["whatsapp_enabled"], r["phone_number_id"],
+          r["display_phone_number"], ("legacy keys: " + ", ".join(legacy)) if legacy else ""))'
+}
+goiko_assigned() { tenant_rows | grep -q "Panadería Goiko .*123456789012346"; }
+wait_for "Goiko's number in the tenant service" goiko_assigned
+tenant_rows
+echo "The legacy per-tenant keys are reported as a migration to do, by name only:"
+legacy_reported() {
+  [[ -n "$("$KUBECTL" get events -n bakery-ia --field-selector reason=LegacyTenantCredentials -o name)" ]]
+}
+wait_for "the legacy keys' report" legacy_reported
+show "$KUBECTL" get events -n bakery-ia --field-selector reason=LegacyTenantCredentials \
   -o custom-columns=TYPE:.type,REASON:.reason,OBJECT:.involvedObject.name,MESSAGE:.message
 
 step "One tenant's settings, as the notification service reads them"

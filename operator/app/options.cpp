@@ -197,6 +197,35 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
           o.sync_period = std::chrono::duration_cast<std::chrono::seconds>(*d);
           return Status::Ok();
         }}},
+      // ---- The tenant-service sink (app/tenant_wiring.h). ----
+      {"tenant-service-url",
+       {false,
+        [&o](std::string_view flag, std::string_view v) {
+          const bool http = v.starts_with("http://") || v.starts_with("https://");
+          const auto host_at = v.find("://") + 3;
+          if (!v.empty() &&
+              (!http || v.size() <= host_at || v.find_first_of("?# ") != std::string_view::npos)) {
+            return Bad(flag,
+                       "an http:// or https:// URL without a query, such as "
+                       "http://tenant-service.bakery-ia:8000 (or \"\" for off)",
+                       v);
+          }
+          o.tenant_service_url = std::string(v);
+          while (o.tenant_service_url.ends_with('/')) o.tenant_service_url.pop_back();
+          return Status::Ok();
+        }}},
+      {"tenant-sync-interval",
+       {false,
+        [&o](std::string_view flag, std::string_view v) {
+          auto d = ParseDuration(v);
+          if (!d.ok() || *d < std::chrono::milliseconds(100) || *d > std::chrono::hours(24)) {
+            return Bad(flag, "a duration from 100ms to 24h such as 5m", v);
+          }
+          o.tenant_sync_interval = *d;
+          return Status::Ok();
+        }}},
+      {"tenant-prune", {true, boolean(&o.tenant_prune)}},
+      // ---- end of the tenant-service sink ----
       {"webhook-port",
        {false,
         [&o](std::string_view flag, std::string_view v) {
@@ -331,6 +360,7 @@ std::string Usage() {
   return R"(whatsapp-operator: binds WhatsApp phone numbers of a shared WABA to tenants.
 
 Usage: whatsapp-operator [flags]
+       whatsapp-operator export --tenant-service-url URL [flags]   (see export --help)
 
   --kubeconfig PATH                  kubeconfig file (default: in-cluster, else $KUBECONFIG,
                                      else ~/.kube/config)
@@ -363,6 +393,15 @@ Usage: whatsapp-operator [flags]
                                      tenant's language (default po_notification; "" = none)
   --max-concurrent-reconciles N      parallel reconciles (default 4)
   --sync-period DURATION             full resync of every assignment (default 10h)
+  --tenant-service-url URL           the platform's tenant service, a second sink: numbers are
+                                     assigned and unassigned through its admin API, and a
+                                     finalizer holds a deleted assignment until it is unassigned
+                                     (default: off; token TENANT_SERVICE_TOKEN in
+                                     --credentials-dir, optional)
+  --tenant-sync-interval DUR         how often the tenant service's rows are listed to correct
+                                     drift (default 5m; 100ms to 24h)
+  --tenant-prune                     unassign tenant rows holding a number no assignment gives
+                                     (default false: they are reported and left alone)
   --webhook-port PORT                HTTPS port of the admission webhook (default 9443;
                                      0 disables it)
   --webhook-bind-host HOST           interface the webhook listens on (default 0.0.0.0, all;

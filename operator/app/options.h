@@ -42,7 +42,12 @@ struct Options {
   std::string required_template = "po_notification";
   std::string graph_ca_file;
   std::chrono::seconds sync_period{10 * 3600};  // full resync of every assignment
-  logging::LoggingOptions logging;              // --log-format json|text, --log-level
+  // ---- The tenant-service sink (SPEC section 4; app/tenant_wiring.h). ----
+  std::string tenant_service_url;  // "" = off
+  std::chrono::milliseconds tenant_sync_interval{5 * 60'000};
+  bool tenant_prune = false;  // unassign rows holding a number no assignment gives
+  // ---- end of the tenant-service sink ----
+  logging::LoggingOptions logging;  // --log-format json|text, --log-level
   // The admission webhook (SPEC sections 3 and 7).
   int webhook_port = 9443;                    // 0 disables the webhook
   std::string webhook_bind_host = "0.0.0.0";  // the interface it listens on

@@ -13,6 +13,7 @@
 #include "app/credentials_wiring.h"
 #include "app/meta_wiring.h"
 #include "app/ready_reasons.h"
+#include "app/tenant_wiring.h"
 #include "app/webhook.h"
 #include "common/logging.h"
 #include "controller/assignment_reconciler.h"
@@ -170,6 +171,16 @@ int Run(const Options& o, server::SignalHandler& signals) {
   controller::MetaInventory inventory;
   controller::ReconcilerOptions reconciler_options;
   reconciler_options.meta = &inventory;
+  // ---- Tenant-service sink (--tenant-service-url; app/tenant_wiring.h): with it, the finalizer.
+  auto tenant_parts = TenantParts::Create(o, registry, &fence);
+  if (!tenant_parts.ok()) {
+    Log(lvl::err, "cannot set up the tenant service client",
+        {{"error", tenant_parts.status().message()}});
+    return 1;
+  }
+  reconciler_options.tenant = *tenant_parts ? (*tenant_parts)->sink() : nullptr;
+  reconciler_options.use_finalizer = reconciler_options.tenant != nullptr;
+  // ---- end of the tenant-service sink ----
   controller::AssignmentReconciler reconciler(view, leader_client, events, clock,
                                               reconciler_options);
   controller::WorkQueue queue(clock, nullptr, (*metrics)->queue_metrics());
@@ -270,6 +281,12 @@ int Run(const Options& o, server::SignalHandler& signals) {
   }
   (*credentials)->OnCredentialsChange([m = meta_wiring->get()] { m->OnCredentialsChange(); });
   meta_parts.store(meta_wiring->get());
+
+  // ---- Tenant-service sink: its drift pass (leader-only, before the controller). ----
+  if (*tenant_parts) {
+    (*tenant_parts)->Start((*credentials)->credentials(), view, assignments, queue, events, mgr);
+  }
+  // ---- end of the tenant-service sink ----
 
   // --- Admission webhook (SPEC 3 and 7; app/webhook.h): every replica serves it from the
   // informer cache, with certificates kept in a Secret or read from --webhook-cert-dir. ---

@@ -8,6 +8,7 @@
 #include "common/logging.h"
 #include "core/settings.h"
 #include "core/status.h"
+#include "core/tenant.h"
 #include "core/validation.h"
 
 namespace waop::controller {
@@ -117,7 +118,7 @@ ReconcileResult AssignmentReconciler::ReconcileAssignment(const nlohmann::json& 
     return ReconcileResult::Terminal(
         Status::InvalidArgument("unreadable metadata: " + invalid.ToString()));
   }
-  if (a.metadata.deleting()) return Finalize(a);
+  if (a.metadata.deleting()) return Finalize(object, a);
 
   const bool has_finalizer = std::find(a.metadata.finalizers.begin(), a.metadata.finalizers.end(),
                                        api::kFinalizer) != a.metadata.finalizers.end();
@@ -135,6 +136,7 @@ ReconcileResult AssignmentReconciler::ReconcileAssignment(const nlohmann::json& 
 
   if (!invalid.empty()) {
     Status deleted = DeleteLoserConfigMap(a);
+    if (Status released = ReleaseUnbound(a); deleted.ok()) deleted = released;
     Status written =
         WriteStatus(object, a, core::InvalidSpecStatus(a, invalid.ToString(), clock_.Now()));
     if (!written.ok()) return ReconcileResult::Error(written);
@@ -170,15 +172,26 @@ ReconcileResult AssignmentReconciler::ReconcileAssignment(const nlohmann::json& 
       presence == core::PhoneNumberPresence::kAbsent) {
     // The WABA has no such number: no settings may point at it.
     write_error = DeleteLoserConfigMap(a);
+    if (Status released = ReleaseUnbound(a); write_error.ok()) write_error = released;
   } else if (outcome.state == core::BindingState::kBound) {
     write_error = SyncConfigMap(a, meta_display);
     if (write_error.ok()) {
       sync = core::SyncOutcome::Written();
+      // The second sink, once the first holds: a tenant-service outage never holds back the
+      // settings ConfigMap.
+      if (options_.tenant != nullptr) {
+        Status t = options_.tenant->Ensure(TenantTargetOf(a, meta_display));
+        if (!t.ok()) {
+          sync = core::SyncOutcome::TenantServiceFailed(t.message());
+          write_error = t;
+        }
+      }
     } else if (!IsRetryableWriteConflict(write_error)) {
       sync = core::SyncOutcome::SettingsFailed(write_error.message());
     }
   } else {
     write_error = DeleteLoserConfigMap(a);
+    if (Status released = ReleaseUnbound(a); write_error.ok()) write_error = released;
   }
 
   Status written = WriteStatus(
@@ -329,11 +342,53 @@ Status AssignmentReconciler::DeleteLoserConfigMap(const api::Assignment& a) {
   return s;
 }
 
-ReconcileResult AssignmentReconciler::Finalize(const api::Assignment& a) {
+bool AssignmentReconciler::TenantHeldByOther(std::string_view tenant_id,
+                                             const api::ObjectMeta& self) const {
+  std::vector<core::AssignmentSummary> users = Summaries(view_.AssignmentsByTenant(tenant_id));
+  std::erase_if(users, [&](const core::AssignmentSummary& s) {
+    return s.ns == self.ns && s.name == self.name;
+  });
+  if (users.empty()) return false;
+  std::vector<core::AssignmentSummary> component = Component(users.front());
+  std::erase_if(component, [&](const core::AssignmentSummary& s) {
+    return s.ns == self.ns && s.name == self.name;
+  });
+  std::vector<core::BindingOutcome> outcomes = core::ResolveBindings(component);
+  for (size_t i = 0; i < component.size(); ++i) {
+    if (component[i].tenant_id == tenant_id && outcomes[i].state == core::BindingState::kBound) {
+      return true;
+    }
+  }
+  return false;
+}
+
+Status AssignmentReconciler::ReleaseUnbound(const api::Assignment& a) {
+  if (options_.tenant == nullptr || a.spec.tenant_id.empty() || a.spec.phone_number_id.empty()) {
+    return Status::Ok();
+  }
+  if (TenantHeldByOther(a.spec.tenant_id, a.metadata)) return Status::Ok();
+  return options_.tenant->Release(a.spec.tenant_id, a.spec.phone_number_id,
+                                  /*only_if_given=*/true);
+}
+
+ReconcileResult AssignmentReconciler::Finalize(const nlohmann::json& object,
+                                               const api::Assignment& a) {
   auto it = std::find(a.metadata.finalizers.begin(), a.metadata.finalizers.end(), api::kFinalizer);
   if (it == a.metadata.finalizers.end()) return ReconcileResult::Ok();
-  // The ConfigMap sink needs no clean-up (garbage collection removes it). External sinks undo
-  // their effect here before the finalizer goes.
+  // The ConfigMap sink needs no clean-up (garbage collection removes it). The tenant service is
+  // told first: its row must not keep the number once the assignment is gone. Without the sink
+  // (turned off) the finalizer simply goes, so nothing hangs on a sink that is no longer there.
+  if (options_.tenant != nullptr && !a.spec.tenant_id.empty() && !a.spec.phone_number_id.empty() &&
+      !TenantHeldByOther(a.spec.tenant_id, a.metadata)) {
+    Status released =
+        options_.tenant->Release(a.spec.tenant_id, a.spec.phone_number_id, /*only_if_given=*/false);
+    if (!released.ok()) {
+      Status written =
+          WriteStatus(object, a, core::ReleasingStatus(a, released.message(), clock_.Now()));
+      (void)written;  // the release error is what counts; both are retried
+      return ReconcileResult::Error(released);
+    }
+  }
   auto finalizers = a.metadata.finalizers;
   std::erase(finalizers, std::string(api::kFinalizer));
   Status s = SetFinalizers(a, std::move(finalizers));

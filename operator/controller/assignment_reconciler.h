@@ -31,6 +31,7 @@
 #include "controller/meta_inventory.h"
 #include "controller/own_writes.h"
 #include "controller/request.h"
+#include "controller/tenant_sink.h"
 #include "controller/workqueue.h"
 #include "core/binding.h"
 #include "kube/client.h"
@@ -41,6 +42,12 @@ struct ReconcilerOptions {
   // A sink with external effects to undo (the tenant service) needs the finalizer. Without
   // one, no finalizer is added and a stale one of ours is removed.
   bool use_finalizer = false;
+  // The tenant-service sink (--tenant-service-url). Null: off. When set, a bound assignment's
+  // tenant row is made to show its number after its settings are written (a failure is Ready=False
+  // TenantServiceError, retried with back-off), an unbound one releases a number this process
+  // gave, and a deleted one (with use_finalizer) keeps its finalizer until the tenant is
+  // unassigned (Ready=False Releasing while it waits).
+  TenantSink* tenant = nullptr;
   // Meta's side (quality, presence, templates). Null: not read; no QualitySynced or
   // TemplateApproved conditions, and WhatsAppPhoneNumber objects are neither created nor deleted.
   const MetaInventory* meta = nullptr;
@@ -89,7 +96,12 @@ class AssignmentReconciler {
  private:
   ReconcileResult ReconcileAssignment(const nlohmann::json& object);
   ReconcileResult ReconcilePhoneNumber(std::string_view id);
-  ReconcileResult Finalize(const api::Assignment& assignment);
+  ReconcileResult Finalize(const nlohmann::json& object, const api::Assignment& assignment);
+  // Whether an assignment other than `self` is bound to `tenant_id` now.
+  bool TenantHeldByOther(std::string_view tenant_id, const api::ObjectMeta& self) const;
+  // Releases the tenant-service number of an assignment that holds nothing now (a loser, an
+  // invalid one): only one this process gave, and only when no one else holds the tenant.
+  Status ReleaseUnbound(const api::Assignment& assignment);
   // Writes `desired` through /status unless it equals the live status; records an Event when the
   // Ready condition changed in a way a person acts on, and logs the change.
   Status WriteStatus(const nlohmann::json& object, const api::Assignment& assignment,

@@ -4,10 +4,10 @@
 //
 //   desired  = the namespace holds an assignment AND the credentials have at least one key
 //              -> Secret whatsapp-master-credentials, type Opaque, `data` = every key present
-//                 but WHATSAPP_APP_SECRET (base64), label app.kubernetes.io/managed-by:
-//                 whatsapp-operator, annotation whatsapp.bakery-ia.io/content-hash:
-//                 MasterCredentials::PublishedHash() (a hash, never the token: consumers roll
-//                 on a change of it);
+//                 but WHATSAPP_APP_SECRET and TENANT_SERVICE_TOKEN (base64), label
+//                 app.kubernetes.io/managed-by: whatsapp-operator, annotation
+//                 whatsapp.bakery-ia.io/content-hash: MasterCredentials::PublishedHash() (a hash,
+//                 never the token: consumers roll on a change of it);
 //   no assignment left in the namespace -> our Secret is deleted;
 //   no credentials at all (nothing mounted, a wrong --credentials-dir) -> nothing is created
 //              and nothing deleted: a mistake in the operator's own Deployment must not take

@@ -28,7 +28,7 @@ std::string MasterCredentials::ApiVersion() const {
 std::map<std::string, std::string> MasterCredentials::Published() const {
   std::map<std::string, std::string> out;
   for (const auto& [k, v] : values) {
-    if (k != kAppSecretKey && !v.empty()) out.emplace(k, v);
+    if (k != kAppSecretKey && k != kTenantServiceTokenKey && !v.empty()) out.emplace(k, v);
   }
   return out;
 }

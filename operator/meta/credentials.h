@@ -23,6 +23,9 @@ inline constexpr std::string_view kPhoneNumberIdKey = "WHATSAPP_PHONE_NUMBER_ID"
 inline constexpr std::string_view kApiVersionKey = "WHATSAPP_API_VERSION";
 inline constexpr std::string_view kWebhookVerifyTokenKey = "WHATSAPP_WEBHOOK_VERIFY_TOKEN";
 inline constexpr std::string_view kAppSecretKey = "WHATSAPP_APP_SECRET";
+// The bearer token of the platform's tenant service (--tenant-service-url), optional. Read from
+// the same directory, never published: the notification service has no use for it.
+inline constexpr std::string_view kTenantServiceTokenKey = "TENANT_SERVICE_TOKEN";
 inline constexpr std::string_view kDefaultApiVersion = "v21.0";
 
 // The Secret the operator publishes into each namespace that holds assignments, and the
@@ -30,7 +33,7 @@ inline constexpr std::string_view kDefaultApiVersion = "v21.0";
 inline constexpr std::string_view kPublishedSecretName = "whatsapp-master-credentials";
 inline constexpr std::string_view kContentHashAnnotation = "whatsapp.bakery-ia.io/content-hash";
 
-// What was read from the credentials directory: key -> value, for the six keys above only
+// What was read from the credentials directory: key -> value, for the seven keys above only
 // (other files are ignored). A value is the file's content with one trailing newline removed;
 // an empty file counts as missing.
 struct MasterCredentials {
@@ -44,7 +47,8 @@ struct MasterCredentials {
   bool Configured() const { return MissingForGraph().empty(); }
   // WHATSAPP_API_VERSION, or kDefaultApiVersion when missing.
   std::string ApiVersion() const;
-  // The keys and values published to tenant namespaces: all present keys but the app secret.
+  // The keys and values published to tenant namespaces: all present keys but the app secret and
+  // the tenant service's token.
   std::map<std::string, std::string> Published() const;
   // Hex SHA-256 over Published() (keys and values, length-prefixed): changes when any
   // published value changes; reveals nothing of the token.

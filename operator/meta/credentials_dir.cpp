@@ -107,9 +107,9 @@ std::string Join(const std::vector<std::string>& names) {
 }  // namespace
 
 const std::vector<std::string_view>& CredentialKeys() {
-  static const std::vector<std::string_view> kKeys = {kAccessTokenKey,        kBusinessAccountIdKey,
-                                                      kPhoneNumberIdKey,      kApiVersionKey,
-                                                      kWebhookVerifyTokenKey, kAppSecretKey};
+  static const std::vector<std::string_view> kKeys = {
+      kAccessTokenKey,        kBusinessAccountIdKey, kPhoneNumberIdKey,     kApiVersionKey,
+      kWebhookVerifyTokenKey, kAppSecretKey,         kTenantServiceTokenKey};
   return kKeys;
 }
 
@@ -146,7 +146,8 @@ bool DirCredentialsSource::Reload() {
   std::lock_guard reload_lock(reload_mu_);
   MasterCredentials read = ReadCredentialsDir(dir_);
   // Registered before anything else can see (and perhaps log) them.
-  for (std::string_view key : {kAccessTokenKey, kAppSecretKey, kWebhookVerifyTokenKey}) {
+  for (std::string_view key :
+       {kAccessTokenKey, kAppSecretKey, kWebhookVerifyTokenKey, kTenantServiceTokenKey}) {
     if (std::string v = read.Get(key); !v.empty()) logging::RegisterSecret(std::move(v));
   }
   std::shared_ptr<const MasterCredentials> previous = Current();

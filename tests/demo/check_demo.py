@@ -49,7 +49,12 @@ def main():
     want(re.search(r"Warning\s+QualityDropped", out), "a QualityDropped Warning Event")
     want('"whatsapp_phone_number_id":"123456789012345"' in out.replace(" ", ""), "San Juan's settings JSON")
     want("Stopped everything the demo started" in out, "the demo must say it stopped what it started")
-    for secret in ("test-token", "app-secret", "demo-verify-token"):
+    want(re.search(r"Panadería Goiko\s+True\s+123456789012346", out),
+         "the tenant service must show Goiko's number, assigned by the operator")
+    want(re.search(r"Warning\s+LegacyTenantCredentials\s+obrador-nuria", out),
+         "Obrador Nuria's legacy per-tenant keys must be reported on its assignment")
+    for secret in ("test-token", "app-secret", "demo-verify-token", "dev-tenant-token",
+                   "EAAG-legacy-per-tenant-demo"):
         want(secret not in out, f"the output contains the secret {secret!r}")
     # No process of the demo is left (the script kills and waits for them).
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout

@@ -207,5 +207,30 @@ TEST(OptionsTest, ParsesGoDurations) {
   EXPECT_FALSE(ParseDuration("1..5s").ok());
 }
 
+TEST(OptionsTest, TenantServiceFlags) {
+  auto d = ParseOptions({});
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->tenant_service_url, "");  // off
+  EXPECT_EQ(d->tenant_sync_interval, std::chrono::minutes(5));
+  EXPECT_FALSE(d->tenant_prune);
+  auto o = ParseOptions({"--tenant-service-url", "http://tenants.bakery-ia:8000/", "--tenant-prune",
+                         "--tenant-sync-interval=30s"});
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->tenant_service_url, "http://tenants.bakery-ia:8000");
+  EXPECT_EQ(o->tenant_sync_interval, std::chrono::seconds(30));
+  EXPECT_TRUE(o->tenant_prune);
+  EXPECT_TRUE(ParseOptions({"--tenant-service-url="}).ok());
+  auto bad_url = ParseOptions({"--tenant-service-url", "tenants:8000"});
+  ASSERT_FALSE(bad_url.ok());
+  EXPECT_NE(
+      bad_url.status().message().find("--tenant-service-url: expected an http:// or https://"),
+      std::string::npos)
+      << bad_url.status().message();
+  EXPECT_FALSE(ParseOptions({"--tenant-service-url", "http://x/?a=1"}).ok());
+  auto bad_interval = ParseOptions({"--tenant-sync-interval", "0s"});
+  ASSERT_FALSE(bad_interval.ok());
+  EXPECT_NE(bad_interval.status().message().find("from 100ms to 24h"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace waop::app

@@ -10,6 +10,7 @@
 
 #include "api/json.h"
 #include "core/settings.h"
+#include "fake_tenant_client.h"
 #include "mock_client.h"
 #include "support/fake_clock.h"
 
@@ -757,6 +758,86 @@ TEST_F(ReconcilerTest, RepeatedEventsAreAggregatedIntoOne) {
   EXPECT_EQ(patch["count"], 2);
   EXPECT_NE(EventRecorder::EventName(obj, "Warning", "DuplicatePhoneNumber", "taken"),
             EventRecorder::EventName(obj, "Warning", "DuplicatePhoneNumber", "other"));
+}
+
+TEST_F(ReconcilerTest, TenantServiceSinkAfterSettingsAndItsOutageShown) {
+  auto a = Assignment("san-juan", "t-1", "123", "2026-11-01T10:00:00Z");
+  a["metadata"]["finalizers"] = {"whatsapp.bakery-ia.io/finalizer"};
+  view_.PutAssignment(a);
+  testing::FakeTenantClient service;
+  service.Put("t-1");
+  TenantSink sink(service);
+  service.fail_next = Status::Unavailable("POST x: HTTP 503: maintenance");
+  json created_cm, body, event;
+  ExpectConfigMapCreate(&created_cm, "20");  // the ConfigMap sink is not held back
+  CaptureStatusWrite(&body);
+  CaptureEvent(&event);  // a Warning: a failure a person may act on
+  auto r = Reconciler({.use_finalizer = true, .tenant = &sink});
+  auto result = r.Reconcile(Req("bakery-ia/san-juan"));
+  EXPECT_EQ(result.kind, ReconcileResult::Kind::kError);  // retried with back-off
+  const json& ready = body["status"]["conditions"][0];
+  EXPECT_EQ(ready["status"], "False");
+  EXPECT_EQ(ready["reason"], "TenantServiceError");
+  EXPECT_NE(ready["message"].get<std::string>().find("HTTP 503: maintenance"), std::string::npos);
+
+  // Back: one assign, Bound.
+  view_.PutConfigMap(created_cm);
+  StoreStatus(body);
+  service.fail_next.reset();
+  EXPECT_EQ(event["type"], "Warning");
+  EXPECT_EQ(event["reason"], "TenantServiceError");
+  const int lists_before = service.lists;
+  CaptureStatusWrite(&body);
+  CaptureEvent(&event);  // recovered
+  EXPECT_EQ(r.Reconcile(Req("bakery-ia/san-juan")).kind, ReconcileResult::Kind::kOk);
+  EXPECT_EQ(body["status"]["conditions"][0]["reason"], "Bound");
+  EXPECT_EQ(service.rows["t-1"].phone_number_id, "123");
+  // The outage failed the first listing, so no POST was tried then: one listing and one POST now.
+  EXPECT_EQ(service.assigns, 1);
+  EXPECT_EQ(service.lists, lists_before + 1);
+  StoreStatus(body);
+  // At rest: no request to either side.
+  EXPECT_EQ(r.Reconcile(Req("bakery-ia/san-juan")).kind, ReconcileResult::Kind::kOk);
+  EXPECT_EQ(service.assigns, 1);
+  EXPECT_EQ(service.lists, lists_before + 1);
+}
+
+TEST_F(ReconcilerTest, FinalizerHoldsUntilTheTenantServiceUnassigned) {
+  auto a = Assignment("goiko", "t-2", "222", "2026-11-01T10:00:00Z");
+  a["metadata"]["finalizers"] = {"whatsapp.bakery-ia.io/finalizer"};
+  a["metadata"]["deletionTimestamp"] = "2026-11-03T10:00:00Z";
+  view_.PutAssignment(a);
+  testing::FakeTenantClient service;
+  service.Put("t-2", "222");
+  TenantSink sink(service);
+  ASSERT_TRUE(sink.List().ok());
+  service.fail_next = Status::Unavailable("DELETE x: timed out after 10000 ms");
+  json body, event;
+  CaptureStatusWrite(&body);
+  CaptureEvent(&event);
+  auto r = Reconciler({.use_finalizer = true, .tenant = &sink});
+  // No finalizer patch while the unassign fails (the strict mock would fail on one).
+  EXPECT_EQ(r.Reconcile(Req("bakery-ia/goiko")).kind, ReconcileResult::Kind::kError);
+  EXPECT_EQ(body["status"]["conditions"][0]["reason"], "Releasing");
+  EXPECT_NE(body["status"]["conditions"][0]["message"].get<std::string>().find("timed out"),
+            std::string::npos);
+  EXPECT_EQ(event["reason"], "Releasing");
+  StoreStatus(body);
+  a = *view_.GetAssignment("bakery-ia/goiko");
+
+  service.fail_next.reset();
+  json patch;
+  EXPECT_CALL(client_, Patch(IsType("whatsappassignments"), Eq("bakery-ia"), Eq("goiko"),
+                             kube::PatchType::kMerge, _, _))
+      .WillOnce(Invoke([&](const kube::ResourceType&, std::string_view, std::string_view,
+                           kube::PatchType, const json& p, std::string_view) -> Result<json> {
+        patch = p;
+        return p;
+      }));
+  EXPECT_EQ(r.Reconcile(Req("bakery-ia/goiko")).kind, ReconcileResult::Kind::kOk);
+  EXPECT_TRUE(patch["metadata"]["finalizers"].is_null());
+  EXPECT_EQ(service.rows["t-2"].phone_number_id, "");
+  EXPECT_EQ(service.unassigns, 2);
 }
 
 }  // namespace
