@@ -71,6 +71,33 @@ nlohmann::json StatusBody(std::string_view kind, const api::ObjectMeta& meta,
           {"status", std::move(status)}};
 }
 
+// True when `a` and `b` differ at most in status and metadata.resourceVersion, as our own
+// status writes' watch events do. A claim is read from everything else, so such a pair has one
+// claim, known without parsing either (core::ClaimOf parses the whole object, status too).
+bool SameButStatusAndVersion(const nlohmann::json& a, const nlohmann::json& b) {
+  if (!a.is_object() || !b.is_object()) return false;
+  std::size_t compared = 0;
+  for (auto it = a.begin(); it != a.end(); ++it) {
+    if (it.key() == "status") continue;
+    auto other = b.find(it.key());
+    if (other == b.end()) return false;
+    ++compared;
+    if (it.key() != "metadata" || !it->is_object() || !other->is_object()) {
+      if (*it != *other) return false;
+      continue;
+    }
+    std::size_t fields = 0;
+    for (auto f = it->begin(); f != it->end(); ++f) {
+      if (f.key() == "resourceVersion") continue;
+      auto g = other->find(f.key());
+      if (g == other->end() || *f != *g) return false;
+      ++fields;
+    }
+    if (fields != other->size() - (other->contains("resourceVersion") ? 1 : 0)) return false;
+  }
+  return compared == b.size() - (b.contains("status") ? 1 : 0);
+}
+
 bool IsRetryableWriteConflict(const Status& s) {
   return s.code() == StatusCode::kConflict || s.code() == StatusCode::kAlreadyExists;
 }
@@ -539,10 +566,16 @@ std::vector<Request> AssignmentReconciler::RequestsForAssignmentChange(
   std::optional<core::AssignmentSummary> before, after;
   const nlohmann::json* any = new_obj != nullptr ? new_obj : old_obj;
   if (any == nullptr) return {};
-  if (old_obj != nullptr) before = core::ClaimOf(*old_obj);
-  if (new_obj != nullptr) after = core::ClaimOf(*new_obj);
   const Request self = Request::Assignment(kube::ObjectNamespace(*any), kube::ObjectName(*any));
-  const bool same_claim = old_obj != nullptr && new_obj != nullptr && before == after;
+  // A status-only change (most often our own write's echo) keeps the claim: no parsing needed.
+  const bool status_only =
+      old_obj != nullptr && new_obj != nullptr && SameButStatusAndVersion(*old_obj, *new_obj);
+  if (!status_only) {
+    if (old_obj != nullptr) before = core::ClaimOf(*old_obj);
+    if (new_obj != nullptr) after = core::ClaimOf(*new_obj);
+  }
+  const bool same_claim =
+      status_only || (old_obj != nullptr && new_obj != nullptr && before == after);
   if (same_claim && own_writes_.IsQuietEcho(self.Key(), kube::ObjectResourceVersion(*new_obj))) {
     return {};
   }

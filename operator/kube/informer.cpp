@@ -349,19 +349,19 @@ Status Informer::WatchOnce() {
       break;
     }
     if (!next->has_value()) break;  // the server ended the watch
-    const WatchEvent& event = **next;
+    WatchEvent& event = **next;
     if (event.type == WatchEventType::kError) {
       result = WatchErrorStatus(event);
       break;
     }
-    Apply(event);
+    Apply(std::move(event));
   }
   std::lock_guard lock(mu_);
   open_watch_ = nullptr;
   return result;
 }
 
-void Informer::Apply(const WatchEvent& event) {
+void Informer::Apply(WatchEvent event) {
   if (Status bad = ValidateObjectMeta(event.object, event.type != WatchEventType::kBookmark);
       !bad.ok()) {
     SkipBadObject(bad.WithPrefix(std::string(WatchEventTypeName(event.type)) + " event"));
@@ -374,7 +374,7 @@ void Informer::Apply(const WatchEvent& event) {
     return;
   }
   ++events_;
-  ObjectPtr obj = Prepare(event.object);
+  ObjectPtr obj = Prepare(std::move(event.object));  // moved: events are large, copies are not free
   const std::string key = ObjectKey(*obj);
   if (event.type == WatchEventType::kDeleted) {
     ObjectPtr old = store_.Remove(key);

@@ -139,7 +139,7 @@ class Informer {
   Status ListAndReplace();
   // OK when the server ended the watch; the error otherwise (Gone means relist).
   Status WatchOnce();
-  void Apply(const WatchEvent& event);
+  void Apply(WatchEvent event);
   ObjectPtr Prepare(nlohmann::json object) const;
   // Sleeps the next backoff delay unless stopped; returns false when stopped.
   bool BackoffWait();

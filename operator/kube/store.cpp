@@ -21,7 +21,11 @@ Status Store::AddIndex(const std::string& name, IndexFunc fn) {
 
 ObjectPtr Store::Unpack(const Packed& packed) {
   if (!packed) return nullptr;
-  return std::make_shared<const nlohmann::json>(nlohmann::json::from_msgpack(*packed));
+  if (ObjectPtr shared = packed->unpacked.load(std::memory_order_acquire).lock()) return shared;
+  // Two readers racing here both unpack; either document is the same version.
+  ObjectPtr obj(new const nlohmann::json(nlohmann::json::from_msgpack(packed->bytes)));
+  packed->unpacked.store(obj, std::memory_order_release);
+  return obj;
 }
 
 std::vector<ObjectPtr> Store::UnpackSorted(std::vector<std::pair<std::string, Packed>> items) {
@@ -137,8 +141,19 @@ ObjectPtr Store::Upsert(const ObjectPtr& object) {
   const std::string key = ObjectKey(*object);
   // Pack and compute index values before taking the lock.
   Item item;
-  item.packed =
-      std::make_shared<const std::vector<std::uint8_t>>(nlohmann::json::to_msgpack(*object));
+  {
+    // Packed into a reused buffer, then copied at its exact size: a vector grown by doubling
+    // would hold up to twice the bytes for as long as the object stays cached.
+    thread_local std::vector<std::uint8_t> scratch;
+    scratch.clear();
+    nlohmann::json::to_msgpack(*object, scratch);
+    auto packed = std::make_shared<PackedObject>();
+    packed->bytes.assign(scratch.begin(), scratch.end());
+    // The document being stored is the one the caller (the informer's handlers) reads next.
+    packed->unpacked.store(object, std::memory_order_relaxed);
+    if (scratch.capacity() > (std::size_t{1} << 20)) scratch = {};  // keep no huge buffer
+    item.packed = std::move(packed);
+  }
   item.resource_version = ObjectResourceVersion(*object);
   Packed old;
   {
@@ -149,7 +164,7 @@ ObjectPtr Store::Upsert(const ObjectPtr& object) {
     auto it = items_.find(key);
     if (it != items_.end()) {
       old = it->second.packed;
-      packed_bytes_ -= old->size();
+      packed_bytes_ -= old->bytes.size();
       UnfileLocked(key, it->second);
     }
     std::size_t i = 0;
@@ -157,7 +172,7 @@ ObjectPtr Store::Upsert(const ObjectPtr& object) {
       for (const auto& value : item.index_values[i]) index.keys_by_value[value].insert(key);
       ++i;
     }
-    packed_bytes_ += item.packed->size();
+    packed_bytes_ += item.packed->bytes.size();
     items_.insert_or_assign(key, std::move(item));
   }
   return Unpack(old);
@@ -170,7 +185,7 @@ ObjectPtr Store::Remove(const std::string& key) {
     auto it = items_.find(key);
     if (it == items_.end()) return nullptr;
     old = it->second.packed;
-    packed_bytes_ -= old->size();
+    packed_bytes_ -= old->bytes.size();
     UnfileLocked(key, it->second);
     items_.erase(it);
   }

@@ -2,8 +2,9 @@
 // kube-devserver (9,900 distinct tenants and numbers, 50 duplicate phone numbers, 50 duplicate
 // tenants, over 4 namespaces), then the operator started cold. Measures the time until every
 // assignment has a Ready condition for its generation, the writes per assignment, the
-// operator's peak RSS, the writes of a full resync by a restarted operator (should be 0), and
-// the floor: a plain client doing the same writes with the same concurrency.
+// operator's peak RSS, the writes of a full resync by a restarted operator (should be 0), its
+// CPU while idle afterwards (should be 0), and the floor: a plain client doing the same writes with
+// the same concurrency.
 //
 // Usage: operator_bench [--workers N] [--assignments N]
 // Exits non-zero only when it cannot run or the end state is wrong (not every assignment
@@ -98,9 +99,10 @@ struct BenchFailure : std::runtime_error {
 
 // Polls until every assignment converged; returns the seconds from `start` to the census that
 // confirmed it. The cheap /debug/requests count of status writes gates the (larger) paged
-// list, so the list runs only when convergence is possible.
+// list, so the list runs only when convergence is possible. `gate_writes` receives the write
+// count read just before that census.
 double WaitConverged(KubeApi& api, OperatorProcess& op, const Plan& plan,
-                     SteadyClock::time_point start) {
+                     SteadyClock::time_point start, long* gate_writes) {
   while (SteadyClock::now() - start < kConvergeCap) {
     if (!op.process().Running()) Fail("the operator exited:\n" + op.process().Stderr());
     auto counts = GetRequestCounts(api);
@@ -109,6 +111,7 @@ double WaitConverged(KubeApi& api, OperatorProcess& op, const Plan& plan,
       const auto census_at = SteadyClock::now();
       auto census = CountAssignments(api);
       if (census.ok() && census->converged == plan.total) {
+        *gate_writes = counts->Writes();
         return std::chrono::duration<double>(census_at - start).count();
       }
     }
@@ -123,12 +126,15 @@ double WaitConverged(KubeApi& api, OperatorProcess& op, const Plan& plan,
 
 // Waits until the write counters stop moving for `quiet` (events trail the status writes).
 // `last_write`, when given, receives when the write count last moved (to the 100 ms poll).
+// `known_writes` read at `known_at` (earlier, when >= 0) dates writes that happened before
+// this call: without it, a count unchanged since then would be dated to this call's start.
 RequestCounts WaitWritesSettle(KubeApi& api, milliseconds quiet, seconds cap,
-                               SteadyClock::time_point* last_write = nullptr) {
+                               SteadyClock::time_point* last_write = nullptr,
+                               long known_writes = -1, SteadyClock::time_point known_at = {}) {
   const auto start = SteadyClock::now();
   RequestCounts last;
-  auto last_change = SteadyClock::now();
-  long last_writes = -1;
+  auto last_change = known_writes >= 0 ? known_at : SteadyClock::now();
+  long last_writes = known_writes;
   while (SteadyClock::now() - start < cap) {
     auto counts = GetRequestCounts(api);
     if (!counts.ok()) Fail("cannot read /debug/requests: " + counts.status().message());
@@ -343,7 +349,10 @@ static int RunBench(int argc, char** argv) {
         "operator", devserver.kubeconfig(),
         std::vector<std::string>{"--max-concurrent-reconciles", std::to_string(workers)},
         dir.path());
-    converge_s = WaitConverged(api, *op, plan, start);
+    long gate_writes = -1;
+    converge_s = WaitConverged(api, *op, plan, start, &gate_writes);
+    const auto converged_at = start + std::chrono::duration_cast<SteadyClock::duration>(
+                                          std::chrono::duration<double>(converge_s));
     std::printf("converged %d assignments in %.1f s (target < 30 s)\n", plan.total, converge_s);
     std::printf("  CPU until then: operator %.1f s (target < 8 s), devserver %.1f s\n",
                 op->process().CpuSeconds(),
@@ -367,9 +376,12 @@ static int RunBench(int argc, char** argv) {
 
     // 2. Writes per assignment, once the trailing Events are in (the operator writes Events
     // from a queue, after the status that made them). The ratio to the floor uses the time the
-    // last of these writes landed: the floor's time includes all of its writes too.
+    // last of these writes landed: the floor's time includes all of its writes too. Writes
+    // already counted when convergence was confirmed are dated to then, not to the end of the
+    // censuses above (a 10,000-item census takes seconds).
     SteadyClock::time_point last_write;
-    RequestCounts counts = WaitWritesSettle(api, milliseconds(2000), seconds(60), &last_write);
+    RequestCounts counts = WaitWritesSettle(api, milliseconds(2000), seconds(60), &last_write,
+                                            gate_writes, converged_at);
     writes_done_s = std::max(converge_s, std::chrono::duration<double>(last_write - start).count());
     const double per = static_cast<double>(counts.Writes()) / plan.total;
     // Bound: settings and status; a loser: status and a Warning Event.
@@ -400,12 +412,17 @@ static int RunBench(int argc, char** argv) {
     std::printf("resync writes %ld (target 0); full pass of a restarted operator in %.1f s\n",
                 resync.Writes(), pass_s);
     if (resync.Writes() != 0) std::printf("  resync writes: %s\n", resync.WriteBreakdown().c_str());
+    // 5. Idle: the restarted operator, its pass done, with nothing to do.
+    const double idle_cpu_before = op2->process().CpuSeconds();
+    std::this_thread::sleep_for(seconds(5));
+    std::printf("idle CPU %.2f s over 5 s (target 0)\n",
+                op2->process().CpuSeconds() - idle_cpu_before);
     std::fflush(stdout);
     code = op2->process().Signal(SIGTERM, seconds(30));
     if (!code || *code != 0) Fail("the restarted operator did not stop cleanly on SIGTERM");
   }
 
-  // 5. The floor: the same writes from a plain keep-alive client on a fresh devserver loaded
+  // 6. The floor: the same writes from a plain keep-alive client on a fresh devserver loaded
   // with the same file, so the store starts in the same state.
   TlsDevserver devserver({"--load", load_file}, seconds(180));
   if (!devserver.ok()) Fail("kube-devserver (floor) did not start:\n" + devserver.Log());

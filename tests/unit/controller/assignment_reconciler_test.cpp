@@ -499,6 +499,15 @@ TEST_F(ReconcilerTest, ChangesWakeThePeersThatShareANumberOrTenant) {
   with_status["status"] = {{"observedGeneration", 1}};
   EXPECT_THAT(Keys(r.RequestsForAssignmentChange(&waiting, &with_status)),
               ::testing::ElementsAre("bakery-ia/second"));
+  // So does one with a new resourceVersion (another writer's status write).
+  with_status["metadata"]["resourceVersion"] = "99";
+  EXPECT_THAT(Keys(r.RequestsForAssignmentChange(&waiting, &with_status)),
+              ::testing::ElementsAre("bakery-ia/second"));
+  // A metadata change besides the status one (deletion started) changes the claim.
+  auto deleting = with_status;
+  deleting["metadata"]["deletionTimestamp"] = "2026-11-04T10:00:00Z";
+  EXPECT_THAT(Keys(r.RequestsForAssignmentChange(&with_status, &deleting)),
+              ::testing::IsSupersetOf({"bakery-ia/second", "phone:123"}));
   // Moving to another number wakes the peers of the old and the new number.
   auto moved = waiting;
   moved["spec"]["phoneNumberId"] = "999";

@@ -54,6 +54,34 @@ TEST(StoreTest, ReadersKeepTheirSnapshot) {
   EXPECT_EQ(store.Get("a/x")->at("spec").at("phone"), "2");
 }
 
+TEST(StoreTest, ReadsOfOneVersionShareTheirDocumentWhileHeld) {
+  Store store;
+  ASSERT_TRUE(store.AddIndex("phone", Phone).ok());
+  store.Upsert(Obj("a", "x", "1"));
+  ObjectPtr first = store.Get("a/x");
+  ASSERT_NE(first, nullptr);
+  // Held: the same version read again, directly or through an index, is not unpacked again.
+  EXPECT_EQ(store.Get("a/x"), first);
+  EXPECT_EQ(store.ByIndex("phone", "1")->front(), first);
+  EXPECT_EQ(store.List().front(), first);
+  // A new version is a new document; the held one stays as it was.
+  store.Upsert(Obj("a", "x", "2"));
+  ObjectPtr second = store.Get("a/x");
+  EXPECT_NE(second, first);
+  EXPECT_EQ(first->at("spec").at("phone"), "1");
+  EXPECT_EQ(second->at("spec").at("phone"), "2");
+  // Released by every reader: the store holds no document, the next read unpacks a fresh one
+  // equal to it.
+  const json copy = *second;
+  std::weak_ptr<const json> watch = second;
+  second.reset();
+  first.reset();
+  EXPECT_TRUE(watch.expired());
+  ObjectPtr again = store.Get("a/x");
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(*again, copy);
+}
+
 TEST(StoreTest, PackedObjectsComeBackExactly) {
   Store store;
   json doc = json::parse(R"({
