@@ -399,11 +399,14 @@ std::optional<ApiError> ApiServer::PrepareUpdate(const Target& t, const json& cu
   if (auto e = ValidateMetadata(r, obj)) return e;
   if (auto e = PrepareKind(t, &obj, &cur)) return e;
   if (auto e = ApplySchema(r, &obj, &cur, field_validation, warnings)) return e;
-  if (!internal && BeingDeleted(cur) && md.contains("finalizers") && md["finalizers"].is_array()) {
+  // `md` may dangle from here on: the subresource branches above replace `obj` whole.
+  json& new_md = obj["metadata"];
+  if (!internal && BeingDeleted(cur) && new_md.contains("finalizers") &&
+      new_md["finalizers"].is_array()) {
     std::vector<std::string> added;
     const json empty = json::array();
     const json& old_f = cmd.contains("finalizers") ? cmd["finalizers"] : empty;
-    for (const json& f : md["finalizers"]) {
+    for (const json& f : new_md["finalizers"]) {
       if (std::find(old_f.begin(), old_f.end(), f) == old_f.end()) added.push_back(f.dump());
     }
     if (!added.empty()) {
@@ -419,7 +422,7 @@ std::optional<ApiError> ApiServer::PrepareUpdate(const Target& t, const json& cu
   }
   if (r.has_generation &&
       GenerationRelevant(obj, r.has_status) != GenerationRelevant(cur, r.has_status)) {
-    md["generation"] = cmd.value("generation", 0) + 1;
+    new_md["generation"] = cmd.value("generation", 0) + 1;
   }
   return std::nullopt;
 }

@@ -36,7 +36,11 @@ def main():
             if not os.path.exists(os.path.join(rootfs, must)):
                 failures.append(f"{must} missing from the rootfs")
         chroot = shutil.which("chroot") or "/usr/sbin/chroot"
-        if os.geteuid() == 0 and os.path.exists(chroot):
+        # A sanitizer build's runtime reads its options and threads from /proc, which the image
+        # does not have: such a binary runs through the copied loader instead of a chroot.
+        ldd = subprocess.run(["ldd", a.operator], capture_output=True, text=True).stdout
+        sanitized = "libasan" in ldd or "libubsan" in ldd
+        if os.geteuid() == 0 and os.path.exists(chroot) and not sanitized:
             base = [chroot, rootfs, "/usr/local/bin/whatsapp-operator"]
             how = "chroot"
         else:

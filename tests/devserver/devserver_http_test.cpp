@@ -212,6 +212,33 @@ TEST(DevserverHttp, FinalizersHoldDeletionUntilRemoved) {
   EXPECT_EQ(ds.Get("/api/v1/namespaces/default/configmaps/f").status, 404);
 }
 
+// The status of an object held by a finalizer stays writable while it is being deleted (the
+// operator writes Releasing there). The status path once read the request's metadata after
+// replacing the object (a use after free under ASan).
+TEST(DevserverHttp, StatusOfAnObjectBeingDeletedIsWritable) {
+  Devserver ds(CrdArgs());
+  ASSERT_TRUE(ds.ok());
+  json a = Assignment("leaving");
+  a["metadata"]["finalizers"] = {"whatsapp.bakery-ia.io/finalizer"};
+  ASSERT_EQ(ds.Post(kWaPath, a).status, 201);
+  ASSERT_EQ(ds.Delete(kWaPath + "/leaving").status, 202);
+  json cur = ds.Get(kWaPath + "/leaving").Json();
+  ASSERT_TRUE(cur["metadata"].contains("deletionTimestamp"));
+  cur["status"] = {{"conditions",
+                    {{{"type", "Ready"},
+                      {"status", "False"},
+                      {"reason", "Releasing"},
+                      {"message", "waiting"},
+                      {"lastTransitionTime", "2026-01-01T00:00:00Z"}}}}};
+  // A finalizer added in the same request is not a metadata change on the status path.
+  cur["metadata"]["finalizers"].push_back("example.com/other");
+  auto put = Http(ds.port(), "PUT", kWaPath + "/leaving/status", cur.dump());
+  ASSERT_EQ(put.status, 200) << put.body;
+  json got = ds.Get(kWaPath + "/leaving").Json();
+  EXPECT_EQ(got["status"]["conditions"][0]["reason"], "Releasing");
+  EXPECT_EQ(got["metadata"]["finalizers"], json({"whatsapp.bakery-ia.io/finalizer"}));
+}
+
 TEST(DevserverHttp, GarbageCollectionOfOwnedObjects) {
   Devserver ds(CrdArgs());
   ASSERT_TRUE(ds.ok());

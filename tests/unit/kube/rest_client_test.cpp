@@ -547,7 +547,9 @@ TEST_P(CpprestTransportTest, SilentServerOnAReusedConnectionTimesOut) {
   server.join();
   ::close(listen_fd);
   ASSERT_TRUE(finished) << "the request hung on the silent keep-alive connection";
-  EXPECT_EQ(heads.load(), 2) << "the server did not get both requests";
+  // 2 when the second request reused the connection; under load cpprest may also send it again
+  // on a new one.
+  EXPECT_GE(heads.load(), 2) << "the server did not get both requests";
   if (connections.load() != 1) {
     std::cout << "note: cpprest opened " << connections.load()
               << " connections; the second request did not reuse the first\n";
