@@ -380,7 +380,10 @@ CONFIGS = [
                  "webhook": {"enabled": False}, "crds": {"enabled": False}, "metaWebhook": {"enabled": False},
                  "metrics": {"enabled": False}, "podDisruptionBudget": {"enabled": False},
                  "topologySpread": {"enabled": False}}),
-    ("everything", {"credentials": {"create": True, "accessToken": "t0ken", "businessAccountId": "1"},
+    ("everything", {"credentials": {"create": True, "accessToken": "t0ken", "businessAccountId": "1",
+                                    "tenantServiceToken": "tenant-t0ken"},
+                    "tenantService": {"url": "http://tenant-service.platform.svc:8000", "syncInterval": "2m",
+                                      "prune": True},
                     "metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}},
                                 "prometheusRule": {"enabled": True}},
                     "networkPolicy": {"enabled": True, "metricsFrom": [{"namespaceSelector": {}}]},
@@ -439,7 +442,7 @@ def main():
         if "credentials" in over and over["credentials"].get("create"):
             s = find(objects, "Secret")
             c.check(len(s) == 1 and set(s[0]["stringData"]) == {"WHATSAPP_ACCESS_TOKEN", "WHATSAPP_BUSINESS_ACCOUNT_ID",
-                                                                 "WHATSAPP_API_VERSION"},
+                                                                 "WHATSAPP_API_VERSION", "TENANT_SERVICE_TOKEN"},
                     f"[{label}] credentials-secret.yaml", "the Secret carries the non-empty values only")
         else:
             c.check(not find(objects, "Secret"), f"[{label}]", "no credentials Secret unless credentials.create")
