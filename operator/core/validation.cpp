@@ -29,12 +29,17 @@ bool IsDns1123Label(std::string_view s) {
 
 std::string Chars(size_t n) { return std::to_string(n) + (n == 1 ? " character" : " characters"); }
 
-// C0 controls and DEL, exactly what the CRD's pattern ^[^\x00-\x1F\x7F]*$ refuses, so the
-// webhook and the schema agree.
+// C0 controls and DEL (what the CRD's pattern ^[^\x00-\x1F\x7F]*$ refuses) and C1 controls,
+// U+0080 to U+009F (NEL, U+0085, breaks a line too), which the schema lets through. `utf8` is
+// valid UTF-8, where a C1 control is the two bytes 0xC2 0x80..0x9F.
 bool HasControlCharacter(std::string_view utf8) {
-  for (char ch : utf8) {
-    auto c = static_cast<unsigned char>(ch);
+  for (size_t i = 0; i < utf8.size(); ++i) {
+    auto c = static_cast<unsigned char>(utf8[i]);
     if (c < 0x20 || c == 0x7F) return true;
+    if (c == 0xC2 && i + 1 < utf8.size()) {
+      auto next = static_cast<unsigned char>(utf8[i + 1]);
+      if (next >= 0x80 && next <= 0x9F) return true;
+    }
   }
   return false;
 }

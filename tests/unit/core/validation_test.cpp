@@ -111,6 +111,16 @@ TEST(ValidationTest, TenantNameTextRules) {
   EXPECT_EQ(ValidateAssignment(a).size(), 1u);
   a.spec.tenant_name = "Del\x7f";
   EXPECT_EQ(ValidateAssignment(a).size(), 1u);
+  // C1 controls (the schema's pattern does not refuse them): NEL U+0085, U+0080, U+009F.
+  for (const char* c1 : {"Next\xc2\x85line", "\xc2\x80x", "x\xc2\x9f"}) {
+    a.spec.tenant_name = c1;
+    EXPECT_EQ(ValidateAssignment(a).size(), 1u) << c1;
+  }
+  // Their neighbours are ordinary text: U+00A0 (no-break space), U+00A9, and "í" (0xC3 0xAD).
+  a.spec.tenant_name =
+      "Panader\xc3\xad"
+      "a\xc2\xa0\xc2\xa9";
+  EXPECT_TRUE(ValidateAssignment(a).empty());
   a.spec.tenant_name = "Two\nlines";
   EXPECT_EQ(ValidateAssignment(a).ToString(),
             "spec.tenantName: must not contain control characters (newline, tab, ...), got "
