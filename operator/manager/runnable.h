@@ -6,9 +6,10 @@
 // Contract the Manager keeps: Stop() is called exactly once after each Start() that returned
 // OK, and never after one that failed (a failed Start() must leave nothing running). Servers and
 // caches are started at most once; a leader-only runnable is started once per term (after a
-// step-down, Start() again after Stop()), so it must be restartable and begin afresh. Both are called from the Manager's threads, never concurrently with each
-// other for the same runnable. Parts that run on every replica or only on the leader do not say
-// so themselves: the group they are added to decides (Manager::Add).
+// step-down, Start() again after Stop()), so it must be restartable and begin afresh. Both are
+// called from the Manager's threads, never concurrently with each other for the same runnable.
+// Parts that run on every replica or only on the leader do not say so themselves: the group they
+// are added to decides (Manager::Add).
 //
 // Thread-safety: implementations need not be thread-safe for Start/Stop; Name() and
 // Cache::HasSynced/WaitForSync are called from any thread (the readiness probe, the manager's
