@@ -126,7 +126,49 @@ ReconcileResult AssignmentReconciler::Reconcile(const Request& request) {
   // Our status write is not in the cache yet: its watch event brings us back (the server holds
   // a newer version, so an event for this key is certain to come).
   if (PendingWrite(key, obj, /*await=*/true)) return ReconcileResult::Ok();
-  return ReconcileAssignment(*obj);
+  ReconcileResult result = ReconcileAssignment(*obj);
+  if (!TakeWake(key)) return result;
+  // A change by someone else arrived while our write was in flight, and its event was held:
+  // look again now (an error keeps its backoff; a terminal one is retried once).
+  switch (result.kind) {
+    case ReconcileResult::Kind::kOk:
+    case ReconcileResult::Kind::kRequeueAfter:
+      return ReconcileResult::RequeueAfter(Duration::zero());
+    case ReconcileResult::Kind::kTerminal:
+      return ReconcileResult::Error(result.error);
+    case ReconcileResult::Kind::kError:
+      break;
+  }
+  return result;
+}
+
+AssignmentReconciler::InFlightWrite::InFlightWrite(AssignmentReconciler& r, std::string key,
+                                                   std::string wake,
+                                                   std::string replaced_resource_version)
+    : r_(r), key_(std::move(key)), wake_(std::move(wake)) {
+  r_.own_writes_.Begin(key_, std::move(replaced_resource_version));
+}
+
+AssignmentReconciler::InFlightWrite::~InFlightWrite() {
+  if (!finished_) Finish("", 0);
+}
+
+void AssignmentReconciler::InFlightWrite::Done(const nlohmann::json& written, std::size_t content) {
+  Finish(kube::ObjectResourceVersion(written), content);
+}
+
+void AssignmentReconciler::InFlightWrite::Finish(std::string written_resource_version,
+                                                 std::size_t content) {
+  finished_ = true;
+  if (r_.own_writes_.Finish(key_, std::move(written_resource_version), content)) {
+    std::lock_guard lock(r_.wake_mu_);
+    r_.wake_.insert(wake_);
+  }
+}
+
+bool AssignmentReconciler::TakeWake(const std::string& key) {
+  std::lock_guard lock(wake_mu_);
+  return wake_.erase(key) > 0;
 }
 
 std::vector<core::AssignmentSummary> AssignmentReconciler::Component(
@@ -233,12 +275,14 @@ ReconcileResult AssignmentReconciler::ReconcileAssignment(const nlohmann::json& 
 Status AssignmentReconciler::WriteStatus(const nlohmann::json& object, const api::Assignment& a,
                                          const api::AssignmentStatus& desired) {
   if (core::StatusEquals(a.status, desired)) return Status::Ok();
+  const std::string key = Key(a.metadata);
+  InFlightWrite write(*this, key, key, a.metadata.resource_version);
   auto written =
       client_.UpdateStatus(kube::resources::kWhatsAppAssignments,
                            StatusBody(api::kAssignmentKind, a.metadata, api::ToJson(desired)));
   if (!written.ok()) return written.status();  // logged once, by the worker loop
   ++counters_.status_writes;
-  RememberWrite(Key(a.metadata), a.metadata.resource_version, *written);
+  write.Done(*written);
   const api::Condition* before = api::FindCondition(a.status.conditions, api::kConditionReady);
   const api::Condition* after = api::FindCondition(desired.conditions, api::kConditionReady);
   if (after != nullptr && (before == nullptr || before->status != after->status ||
@@ -282,13 +326,16 @@ Status AssignmentReconciler::SyncConfigMap(const api::Assignment& a,
     if (core::ConfigMapMatches(*cached, desired)) return Status::Ok();
     live = *cached;
   }
+  const std::string wake = Key(a.metadata);
   if (!live) {
+    std::optional<InFlightWrite> write(std::in_place, *this, write_key, wake, "");
     auto created = client_.Create(kube::resources::kConfigMaps, desired);
     if (created.ok()) {
       ++counters_.config_map_writes;
-      RememberWrite(write_key, "", *created, content());
+      write->Done(*created, content());
       return Status::Ok();
     }
+    write.reset();  // failed
     if (created.status().code() != StatusCode::kAlreadyExists) return created.status();
     // Our cache lags behind (it lost its label, or another writer made it): read it.
     auto fresh = client_.Get(kube::resources::kConfigMaps, a.metadata.ns, name);
@@ -311,6 +358,9 @@ Status AssignmentReconciler::SyncConfigMap(const api::Assignment& a,
     return client_.Patch(kube::resources::kConfigMaps, a.metadata.ns, name, kube::PatchType::kMerge,
                          core::ConfigMapPatch(from, desired));
   };
+  // The cache may still show a version older than the one patched (a fresh read got ahead of
+  // it); recording what the cache shows keeps the entry until it moves on.
+  InFlightWrite write(*this, write_key, wake, cached ? kube::ObjectResourceVersion(*cached) : "");
   auto updated = patch(*live);
   if (updated.status().code() == StatusCode::kConflict) {
     // Someone else wrote it since our cache saw it: one fresh read and retry.
@@ -322,9 +372,7 @@ Status AssignmentReconciler::SyncConfigMap(const api::Assignment& a,
   }
   if (!updated.ok()) return updated.status();
   ++counters_.config_map_writes;
-  // The cache may still show a version older than the one patched (a fresh read got ahead of
-  // it); recording what the cache shows keeps the entry until it moves on.
-  RememberWrite(write_key, cached ? kube::ObjectResourceVersion(*cached) : "", *updated, content());
+  write.Done(*updated, content());
   return Status::Ok();
 }
 

@@ -18,10 +18,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "api/types.h"
@@ -125,6 +127,26 @@ class AssignmentReconciler {
                                                bool await = false);
   void RememberWrite(const std::string& key, std::string replaced_resource_version,
                      const nlohmann::json& written, std::size_t content = 0);
+  // A write of an assignment's status or settings, from before its request is sent until its
+  // answer (OwnWrites::Begin / Finish): an event held meanwhile that was someone else's change
+  // makes the assignment `wake` reconcile again. Finished as failed unless Done is called.
+  class InFlightWrite {
+   public:
+    InFlightWrite(AssignmentReconciler& r, std::string key, std::string wake,
+                  std::string replaced_resource_version);
+    ~InFlightWrite();
+    InFlightWrite(const InFlightWrite&) = delete;
+    InFlightWrite& operator=(const InFlightWrite&) = delete;
+    void Done(const nlohmann::json& written, std::size_t content = 0);
+
+   private:
+    void Finish(std::string written_resource_version, std::size_t content);
+    AssignmentReconciler& r_;
+    const std::string key_, wake_;
+    bool finished_ = false;
+  };
+  // Whether an in-flight write of assignment `key` held someone else's change (and forgets it).
+  bool TakeWake(const std::string& key);
 
   const ClusterView& view_;
   kube::Client& client_;
@@ -133,6 +155,8 @@ class AssignmentReconciler {
   const ReconcilerOptions options_;
   ReconcileCounters counters_;
   OwnWrites own_writes_;
+  std::mutex wake_mu_;
+  std::unordered_set<std::string> wake_;  // guarded by wake_mu_
 };
 
 }  // namespace waop::controller

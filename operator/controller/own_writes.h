@@ -15,6 +15,13 @@
 //     so it need wake nobody. Any event with a version but the replaced one ends the entry.
 //   - Forget(key): when the object is deleted (a create's "replaced version" is "absent", which
 //     a deletion would make true again).
+//   - Begin(key) before the request and Finish(key) with its answer: the echo usually reaches
+//     the informer before the writer has the answer (the API server sends the watch event
+//     first), so an entry recorded only afterwards would come too late and the echo would wake
+//     the writer's own key for a reconcile with nothing to do (two extra per assignment at
+//     scale). While a write is in flight, every event of its key is held instead of waking
+//     anyone; Finish judges them against the written version and says whether one was someone
+//     else's change, which the caller must then look at again.
 //
 // Keys are the caller's ("namespace/name" of an assignment, or prefixed for other kinds).
 //
@@ -28,6 +35,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "common/clock.h"
 #include "controller/rate_limiter.h"
@@ -42,7 +50,9 @@ class OwnWrites {
     std::string written_resource_version;
     std::size_t content = 0;  // a fingerprint of what was written (ConfigMaps), else 0
     MonoTime at;
-    bool awaited = false;  // a reconcile skipped its work until the write shows
+    bool awaited = false;           // a reconcile skipped its work until the write shows
+    bool in_flight = false;         // between Begin and Finish
+    std::vector<std::string> held;  // versions of the events held while in flight
   };
 
   explicit OwnWrites(const Clock& clock, Duration ttl = std::chrono::seconds(30));
@@ -64,6 +74,17 @@ class OwnWrites {
   // after its echo, or after a later version showed the cache is past the one it replaced.
   bool IsQuietEcho(const std::string& key, std::string_view resource_version);
   void Forget(const std::string& key);
+  // A write to `key` that replaces `replaced_resource_version` ("" for a create) is about to be
+  // sent. Until Finish, IsQuietEcho holds (answers true for) every event of `key` with a
+  // version. One write per key at a time (the work queue never runs one key twice at once).
+  void Begin(const std::string& key, std::string replaced_resource_version);
+  // The answer to the write begun under `key`: the written version ("" when the write failed or
+  // its answer is unknown) and the fingerprint of what was written. Records the write as
+  // Remember does unless its echo was already held (the cache shows it: nothing is pending).
+  // Returns true when an event held meanwhile was not this write's echo (another writer's
+  // change, or a deletion that forgot the key): the caller must reconcile again.
+  bool Finish(const std::string& key, std::string written_resource_version,
+              std::size_t content = 0);
   // Entries held (for tests and a bounded-memory check).
   std::size_t Size() const;
 

@@ -391,6 +391,14 @@ static int RunBench(int argc, char** argv) {
     std::printf("  writes: %s; the last landed %.1f s after the start\n",
                 counts.WriteBreakdown().c_str(), writes_done_s);
 
+    // Reconciles, once the writes settled: one per assignment and one per phone number's
+    // inventory key are the minimum; the echoes of our own writes should add none.
+    if (auto reconciles = op->ReconcileTotal()) {
+      std::printf("  reconciles %.0f (%.2f per assignment, inventory keys included; minimum %d)\n",
+                  *reconciles, *reconciles / plan.total,
+                  plan.total + plan.Bound() + plan.duplicate_tenants);
+    }
+
     // 3. Peak RSS, read while the process still runs.
     peak_rss_kib = op->process().PeakRssKib();
     std::printf("peak RSS %.1f MiB (target < 48 MiB)\n", peak_rss_kib / 1024.0);

@@ -697,6 +697,82 @@ TEST_F(ReconcilerTest, EchoesOfOwnWritesWakeNobody) {
               ::testing::ElementsAre("bakery-ia/san-juan"));
 }
 
+// The API server sends a write's watch event before answering it. Here each echo reaches the
+// handlers from inside the write, as it does at scale: neither wakes the assignment, which would
+// otherwise be reconciled again for nothing.
+TEST_F(ReconcilerTest, EchoesThatBeatTheAnswerWakeNobody) {
+  auto a = Assignment("san-juan", "t-1", "123", "2026-11-01T10:00:00Z");
+  view_.PutAssignment(a);
+  auto r = Reconciler();
+  std::vector<std::string> woken;
+  EXPECT_CALL(client_, Create(IsType("configmaps"), _))
+      .WillOnce(Invoke([&](const kube::ResourceType&, const json& cm) -> Result<json> {
+        json stored = cm;
+        stored["metadata"]["resourceVersion"] = "20";
+        view_.PutConfigMap(stored);
+        for (auto& k : Keys(r.RequestsForConfigMap(stored))) woken.push_back(k);
+        return stored;
+      }));
+  EXPECT_CALL(client_, UpdateStatus(IsType("whatsappassignments"), _))
+      .WillOnce(Invoke([&](const kube::ResourceType&, const json& body) -> Result<json> {
+        json stored = a;
+        stored["status"] = body["status"];
+        stored["metadata"]["resourceVersion"] = "21";
+        view_.PutAssignment(stored);
+        for (auto& k : Keys(r.RequestsForAssignmentChange(&a, &stored))) woken.push_back(k);
+        return stored;
+      }));
+  EXPECT_EQ(r.Reconcile(Req("bakery-ia/san-juan")).kind, ReconcileResult::Kind::kOk);
+  EXPECT_THAT(woken, ::testing::IsEmpty());
+  // At rest: the next reconcile trusts the cache, which shows both writes, and writes nothing.
+  EXPECT_EQ(r.Reconcile(Req("bakery-ia/san-juan")).kind, ReconcileResult::Kind::kOk);
+}
+
+// Someone else's change that arrives while our write is in flight is held, not dropped: the
+// reconcile asks to run again at once.
+TEST_F(ReconcilerTest, AChangeHeldWhileAWriteIsInFlightRunsTheReconcileAgain) {
+  auto a = Assignment("san-juan", "t-1", "123", "2026-11-01T10:00:00Z");
+  view_.PutAssignment(a);
+  auto parsed = api::ParseAssignment(a);
+  json cm = core::DesiredConfigMap(*parsed);
+  cm["metadata"]["resourceVersion"] = "11";
+  view_.PutConfigMap(cm);
+  auto r = Reconciler();
+  std::vector<std::string> woken;
+  EXPECT_CALL(client_, UpdateStatus(IsType("whatsappassignments"), _))
+      .WillOnce(Invoke([&](const kube::ResourceType&, const json&) -> Result<json> {
+        // A person edits the status (same claim) just before our write lands.
+        json edited = a;
+        edited["metadata"]["resourceVersion"] = "20";
+        edited["status"] = {{"qualityRating", "RED"}};
+        view_.PutAssignment(edited);
+        for (auto& k : Keys(r.RequestsForAssignmentChange(&a, &edited))) woken.push_back(k);
+        return Status::Conflict("the object has been modified");
+      }));
+  auto result = r.Reconcile(Req("bakery-ia/san-juan"));
+  EXPECT_THAT(woken, ::testing::IsEmpty()) << "held while in flight";
+  EXPECT_EQ(result.kind, ReconcileResult::Kind::kError) << "the conflict keeps its backoff";
+
+  // The same, with a write that succeeds: the held change asks for an immediate second look.
+  view_.PutAssignment(a);
+  EXPECT_CALL(client_, UpdateStatus(IsType("whatsappassignments"), _))
+      .WillOnce(Invoke([&](const kube::ResourceType&, const json& body) -> Result<json> {
+        json edited = a;
+        edited["metadata"]["resourceVersion"] = "30";
+        edited["metadata"]["labels"] = {{"team", "ops"}};
+        view_.PutAssignment(edited);
+        for (auto& k : Keys(r.RequestsForAssignmentChange(&a, &edited))) woken.push_back(k);
+        json stored = edited;
+        stored["status"] = body["status"];
+        stored["metadata"]["resourceVersion"] = "29";
+        return stored;
+      }));
+  result = r.Reconcile(Req("bakery-ia/san-juan"));
+  EXPECT_THAT(woken, ::testing::IsEmpty());
+  EXPECT_EQ(result.kind, ReconcileResult::Kind::kRequeueAfter);
+  EXPECT_EQ(result.after, Duration::zero());
+}
+
 TEST_F(ReconcilerTest, AnEchoAReconcileWaitedForWakesIt) {
   auto a = Assignment("san-juan", "t-1", "123", "2026-11-01T10:00:00Z");
   a["metadata"]["resourceVersion"] = "10";

@@ -87,5 +87,70 @@ TEST(OwnWritesTest, AWriteWithoutAVersionIsNotRemembered) {
   EXPECT_EQ(writes.Size(), 0u);
 }
 
+// The API server sends a write's watch event before its answer, so the echo usually reaches the
+// informer while the write is in flight: held, then judged when the answer is in.
+TEST(OwnWritesTest, AnEchoThatBeatsTheAnswerIsHeldAndPassesQuietly) {
+  FakeClock clock;
+  OwnWrites writes(clock);
+  writes.Begin("ns/a", "10");
+  EXPECT_TRUE(writes.IsQuietEcho("ns/a", "11")) << "held while in flight";
+  EXPECT_FALSE(writes.IsQuietEcho("ns/a", "")) << "no version: nothing to hold";
+  EXPECT_FALSE(writes.Pending("ns/a", "10")) << "nothing is pending before the answer";
+  EXPECT_FALSE(writes.Finish("ns/a", "11")) << "the held event was our echo: no wake";
+  EXPECT_EQ(writes.Size(), 0u) << "the cache already shows the write";
+  EXPECT_FALSE(writes.Pending("ns/a", "10"));
+}
+
+TEST(OwnWritesTest, AnEchoAfterTheAnswerPassesAsBefore) {
+  FakeClock clock;
+  OwnWrites writes(clock);
+  writes.Begin("configmap:ns/x", "");
+  EXPECT_FALSE(writes.Finish("configmap:ns/x", "20", /*content=*/7));
+  auto pending = writes.Pending("configmap:ns/x", "");
+  ASSERT_TRUE(pending) << "recorded as Remember would";
+  EXPECT_EQ(pending->written_resource_version, "20");
+  EXPECT_EQ(pending->content, 7u);
+  EXPECT_TRUE(writes.IsQuietEcho("configmap:ns/x", "20"));
+  EXPECT_EQ(writes.Size(), 0u);
+}
+
+TEST(OwnWritesTest, SomeoneElsesChangeHeldInFlightAsksForAnotherLook) {
+  FakeClock clock;
+  OwnWrites writes(clock);
+  writes.Begin("ns/a", "10");
+  EXPECT_TRUE(writes.IsQuietEcho("ns/a", "10")) << "a repeat of the replaced version";
+  EXPECT_TRUE(writes.IsQuietEcho("ns/a", "11"));
+  EXPECT_TRUE(writes.IsQuietEcho("ns/a", "12"));
+  EXPECT_TRUE(writes.Finish("ns/a", "11")) << "12 is neither before nor ours";
+  EXPECT_EQ(writes.Size(), 0u);
+
+  // Only the replaced version repeated: nothing new.
+  writes.Begin("ns/b", "10");
+  EXPECT_TRUE(writes.IsQuietEcho("ns/b", "10"));
+  EXPECT_FALSE(writes.Finish("ns/b", "11"));
+  EXPECT_TRUE(writes.Pending("ns/b", "10")) << "the echo is still ahead";
+}
+
+TEST(OwnWritesTest, AFailedWriteHoldsNothingBack) {
+  FakeClock clock;
+  OwnWrites writes(clock);
+  writes.Begin("ns/a", "10");
+  EXPECT_FALSE(writes.Finish("ns/a", "")) << "failed, nothing seen: the caller retries anyway";
+  EXPECT_EQ(writes.Size(), 0u);
+  writes.Begin("ns/a", "10");
+  EXPECT_TRUE(writes.IsQuietEcho("ns/a", "12"));
+  EXPECT_TRUE(writes.Finish("ns/a", "")) << "someone else's change held while it failed";
+  EXPECT_EQ(writes.Size(), 0u);
+}
+
+TEST(OwnWritesTest, ForgottenInFlightAsksForAnotherLook) {
+  FakeClock clock;
+  OwnWrites writes(clock);
+  writes.Begin("configmap:ns/x", "");
+  writes.Forget("configmap:ns/x");  // its deletion event arrived meanwhile
+  EXPECT_TRUE(writes.Finish("configmap:ns/x", "20"));
+  EXPECT_EQ(writes.Size(), 0u) << "a deleted object's create is not recorded";
+}
+
 }  // namespace
 }  // namespace waop::controller
