@@ -297,7 +297,7 @@ FieldErrors ParseObjectMetaInto(const json& metadata, std::string_view path, Obj
   return errors;
 }
 
-FieldErrors ParseAssignmentInto(const json& object, Assignment* out) {
+FieldErrors ParseAssignmentInto(const json& object, Assignment* out, bool with_status) {
   FieldErrors errors;
   if (!ExpectObject(object, "", &errors)) return errors;
   Reader top(object, "", &errors);
@@ -316,7 +316,7 @@ FieldErrors ParseAssignmentInto(const json& object, Assignment* out) {
     s.Bool("enabled", &out->spec.enabled);
     s.String("defaultLanguage", &out->spec.default_language);
   }
-  if (const json* status = top.Object("status")) {
+  if (const json* status = with_status ? top.Object("status") : nullptr) {
     Reader s(*status, "status", &errors);
     s.OptionalInt("observedGeneration", &out->status.observed_generation);
     s.String("displayPhoneNumber", &out->status.display_phone_number);

@@ -24,8 +24,10 @@ namespace waop::api {
 Result<nlohmann::json> ParseJsonText(std::string_view text);
 
 // Fills `out` from a WhatsAppAssignment object and returns every type error found (empty: OK).
-// Fields that failed keep their defaults in `out`.
-FieldErrors ParseAssignmentInto(const nlohmann::json& object, Assignment* out);
+// Fields that failed keep their defaults in `out`. Without `with_status`, status is not read
+// (a claim needs only metadata and spec; status is most of an assignment's fields).
+FieldErrors ParseAssignmentInto(const nlohmann::json& object, Assignment* out,
+                                bool with_status = true);
 // InvalidArgument carrying FieldErrors::ToString() when any field has the wrong type.
 Result<Assignment> ParseAssignment(const nlohmann::json& object);
 

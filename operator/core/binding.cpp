@@ -92,8 +92,11 @@ api::FieldErrors ClaimErrors(const nlohmann::json& object, api::Assignment* out)
 }
 
 std::optional<AssignmentSummary> ClaimOf(const nlohmann::json& object) {
+  // ClaimErrors without reading status, whose errors it ignores anyway: a claim is looked up
+  // for every member of a component, several times per reconcile.
   api::Assignment a;
-  if (!ClaimErrors(object, &a).empty()) return std::nullopt;
+  if (!api::ParseAssignmentInto(object, &a, /*with_status=*/false).empty()) return std::nullopt;
+  if (!ValidateAssignment(a).empty()) return std::nullopt;
   return Summarize(a);
 }
 

@@ -380,5 +380,43 @@ TEST(BindingTest, SummarizeCopiesTheBindingFields) {
   EXPECT_EQ(BindingStateName(BindingState::kDuplicateTenant), "DuplicateTenant");
 }
 
+// ClaimOf reads no status (it is looked up for every member of a component), yet agrees with
+// ClaimErrors, which reads everything and ignores status errors: whatever the status holds.
+TEST(ClaimOfTest, AgreesWithClaimErrorsWhateverTheStatus) {
+  nlohmann::json base = {
+      {"apiVersion", "whatsapp.bakery-ia.io/v1alpha1"},
+      {"kind", "WhatsAppAssignment"},
+      {"metadata",
+       {{"name", "a"},
+        {"namespace", "ns"},
+        {"uid", "u"},
+        {"resourceVersion", "1"},
+        {"creationTimestamp", "2026-11-01T10:00:00Z"}}},
+      {"spec", {{"tenantId", "t-1"}, {"phoneNumberId", "123"}, {"tenantName", "Obrador"}}}};
+  std::vector<nlohmann::json> statuses = {
+      nullptr,
+      {{"conditions", "not a list"}},
+      {{"observedGeneration", "x"}, {"qualityRating", 7}},
+      {{"conditions", {{{"type", "Ready"}, {"status", "True"}, {"reason", "Bound"}}}}}};
+  std::vector<nlohmann::json> specs = {base["spec"],
+                                       {{"tenantId", "t-1"}},
+                                       {{"tenantId", 5}, {"phoneNumberId", "123"}},
+                                       {{"tenantId", "t-1"}, {"phoneNumberId", "12 3"}}};
+  for (const auto& spec : specs) {
+    for (const auto& status : statuses) {
+      nlohmann::json o = base;
+      o["spec"] = spec;
+      if (!status.is_null()) o["status"] = status;
+      api::Assignment a;
+      const bool valid = ClaimErrors(o, &a).empty();
+      auto claim = ClaimOf(o);
+      ASSERT_EQ(claim.has_value(), valid) << o.dump();
+      if (valid) {
+        EXPECT_EQ(*claim, Summarize(a)) << o.dump();
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace waop::core
