@@ -2,7 +2,6 @@
 // cpprest or Boost.Asio headers. Everything cpprest throws is caught here and becomes a Status.
 #include <cpprest/http_client.h>
 
-#include <condition_variable>
 #include <fstream>
 #include <mutex>
 #include <regex>
@@ -12,6 +11,7 @@
 
 #include "meta/graph_client.h"
 #include "meta/graph_parse.h"
+#include "tls/cpprest_call.h"
 #include "tls/ssl_context.h"
 
 namespace waop::meta {
@@ -229,21 +229,9 @@ class CpprestGraphClient final : public GraphClient {
     return out;
   }
 
-  // One GET; the body of a 2xx answer, else the classified error.
   // One GET; the body of a 2xx answer, else the classified error. The whole exchange (connect,
-  // headers, body) is bounded by options_.timeout here: cpprest's own timeout does not fire
-  // on a reused keep-alive connection, so the request is cancelled when the deadline passes.
+  // headers, body) is bounded by options_.timeout (tls::RequestWithin).
   Result<std::string> Call(const GraphAuth& auth, const std::string& path_and_query) {
-    struct Answer {
-      int status = 0;
-      std::string body;
-      http::http_headers headers;
-    };
-    struct Waiter {
-      std::mutex mu;
-      std::condition_variable cv;
-      bool done = false;
-    };
     Status outcome = Status::Ok();
     std::string body;
     try {
@@ -252,44 +240,15 @@ class CpprestGraphClient final : public GraphClient {
       req.headers().add("Authorization", "Bearer " + auth.access_token);
       req.headers().add("Accept", "application/json");
       req.headers().add("User-Agent", options_.user_agent);
-      pplx::cancellation_token_source cts;
-      auto waiter = std::make_shared<Waiter>();
-      pplx::task<Answer> task =
-          client_.request(req, cts.get_token()).then([](http::http_response resp) {
-            return resp.extract_utf8string(true).then([resp](std::string text) {
-              Answer a;
-              a.status = resp.status_code();
-              a.headers = resp.headers();
-              a.body = std::move(text);
-              return a;
-            });
-          });
-      task.then([waiter](pplx::task<Answer> t) {
-        // Observe the outcome here: pplx aborts the process on an exception (such as the
-        // cancellation after a timeout) that no one ever read.
-        try {
-          (void)t.get();
-        } catch (const std::exception&) {
-        }
-        std::lock_guard lock(waiter->mu);
-        waiter->done = true;
-        waiter->cv.notify_all();
-      });
-      bool done;
-      {
-        std::unique_lock lock(waiter->mu);
-        done = waiter->cv.wait_for(lock, options_.timeout, [&] { return waiter->done; });
-      }
-      if (!done) {
-        cts.cancel();
+      std::optional<tls::CpprestAnswer> a = tls::RequestWithin(client_, req, options_.timeout);
+      if (!a) {
         outcome = Status::Unavailable(What(path_and_query) + ": timed out after " +
                                       std::to_string(options_.timeout.count()) + " ms");
       } else {
-        Answer a = task.get();
-        body = std::move(a.body);
-        RecordUsage(a.headers);
-        if (a.status < 200 || a.status > 299) {
-          Status e = GraphErrorStatus(a.status, body, What(path_and_query));
+        body = std::move(a->body);
+        RecordUsage(a->headers);
+        if (a->status < 200 || a->status > 299) {
+          Status e = GraphErrorStatus(a->status, body, What(path_and_query));
           outcome = Status(e.code(), Redact(e.message(), auth.access_token));
         }
       }

@@ -4,14 +4,13 @@
 // own timeout does not fire on a reused keep-alive connection).
 #include <cpprest/http_client.h>
 
-#include <condition_variable>
 #include <fstream>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "tenant/tenant_client.h"
 #include "tenant/tenant_parse.h"
+#include "tls/cpprest_call.h"
 #include "tls/ssl_context.h"
 
 namespace waop::tenant {
@@ -84,15 +83,6 @@ class CpprestTenantClient final : public TenantServiceClient {
   // One request; the body of a 2xx answer, else the classified error.
   Result<std::string> Call(std::string_view method, const http::method& verb,
                            const std::string& path, const std::string& body) {
-    struct Answer {
-      int status = 0;
-      std::string body;
-    };
-    struct Waiter {
-      std::mutex mu;
-      std::condition_variable cv;
-      bool done = false;
-    };
     const std::string what = verb + " " + path;
     const std::string token = options_.token ? options_.token() : std::string();
     Status outcome = Status::Ok();
@@ -104,35 +94,13 @@ class CpprestTenantClient final : public TenantServiceClient {
       req.headers().add("Accept", "application/json");
       req.headers().add("User-Agent", options_.user_agent);
       if (!body.empty()) req.set_body(body, "application/json");
-      pplx::cancellation_token_source cts;
-      auto waiter = std::make_shared<Waiter>();
-      pplx::task<Answer> task =
-          client_.request(req, cts.get_token()).then([](http::http_response resp) {
-            return resp.extract_utf8string(true).then([resp](std::string text) {
-              return Answer{resp.status_code(), std::move(text)};
-            });
-          });
-      task.then([waiter](pplx::task<Answer> t) {
-        try {
-          (void)t.get();  // observed here: pplx aborts on an exception no one read
-        } catch (const std::exception&) {
-        }
-        std::lock_guard lock(waiter->mu);
-        waiter->done = true;
-        waiter->cv.notify_all();
-      });
-      bool done;
-      {
-        std::unique_lock lock(waiter->mu);
-        done = waiter->cv.wait_for(lock, options_.timeout, [&] { return waiter->done; });
-      }
-      if (!done) {
-        cts.cancel();
+      std::optional<tls::CpprestAnswer> a = tls::RequestWithin(client_, req, options_.timeout);
+      if (!a) {
         outcome = Timeout(what);
       } else {
-        Answer a = task.get();
-        answer = std::move(a.body);
-        if (a.status < 200 || a.status > 299) outcome = TenantErrorStatus(a.status, answer, what);
+        answer = std::move(a->body);
+        if (a->status < 200 || a->status > 299)
+          outcome = TenantErrorStatus(a->status, answer, what);
       }
     } catch (const http::http_exception& e) {
       outcome = e.error_code() == std::errc::timed_out

@@ -1,0 +1,49 @@
+#include "tls/cpprest_call.h"
+
+#include <condition_variable>
+#include <exception>
+#include <memory>
+#include <mutex>
+
+namespace waop::tls {
+
+namespace http = web::http;
+
+std::optional<CpprestAnswer> RequestWithin(http::client::http_client& client,
+                                           const http::http_request& request,
+                                           std::chrono::milliseconds timeout) {
+  struct Waiter {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+  };
+  pplx::cancellation_token_source cts;
+  auto waiter = std::make_shared<Waiter>();
+  pplx::task<CpprestAnswer> task =
+      client.request(request, cts.get_token()).then([](http::http_response resp) {
+        return resp.extract_utf8string(true).then([resp](std::string text) {
+          return CpprestAnswer{resp.status_code(), resp.headers(), std::move(text)};
+        });
+      });
+  task.then([waiter](pplx::task<CpprestAnswer> t) {
+    try {
+      (void)t.get();  // observed here: pplx aborts the process on an exception no one read
+    } catch (const std::exception&) {
+    }
+    std::lock_guard lock(waiter->mu);
+    waiter->done = true;
+    waiter->cv.notify_all();
+  });
+  bool done;
+  {
+    std::unique_lock lock(waiter->mu);
+    done = waiter->cv.wait_for(lock, timeout, [&] { return waiter->done; });
+  }
+  if (!done) {
+    cts.cancel();
+    return std::nullopt;
+  }
+  return task.get();  // rethrows cpprest's failure
+}
+
+}  // namespace waop::tls

@@ -1,0 +1,31 @@
+// One cpprest client request with a deadline on the whole exchange (connect, headers, body),
+// shared by the Graph and tenant-service clients. cpprest's own timeout does not fire on a
+// reused keep-alive connection, so a server that stops answering there would hold the caller for
+// good; this waits at most the deadline for the last body byte, then cancels the request.
+//
+// Lives in target waop_tls_asio, the cpprest layer below the clients. Thread-safety: as the
+// http_client passed in (cpprest's clients are safe for concurrent requests).
+#pragma once
+
+#include <cpprest/http_client.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+namespace waop::tls {
+
+struct CpprestAnswer {
+  int status = 0;
+  web::http::http_headers headers;
+  std::string body;  // as UTF-8 text
+};
+
+// Sends `request` and waits at most `timeout` for the whole answer. nullopt: the deadline passed
+// (the request is cancelled). A failure before that (connection refused, TLS, cpprest's own
+// timeout) throws what cpprest throws, web::http::http_exception mostly, for the caller to word.
+std::optional<CpprestAnswer> RequestWithin(web::http::client::http_client& client,
+                                           const web::http::http_request& request,
+                                           std::chrono::milliseconds timeout);
+
+}  // namespace waop::tls
