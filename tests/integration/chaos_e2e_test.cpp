@@ -368,17 +368,23 @@ TEST(ChaosE2eTest, TwoReplicasConvergeExactlyAndNeverWriteAtOnce) {
     std::this_thread::sleep_for(milliseconds(60 + pick(120)));
   }
   set_faults({{"reset", true}});
+  const auto faults_off = SteadyClock::now();
 
-  // At rest: exact.
+  // At rest: exact. Within 65 s: the informers back off a broken watch exponentially up to 30 s
+  // (jittered, reset only by a watch that lasted a minute), and the devserver restarts and
+  // dropped watches above can leave a replica waiting out most of that cap when the chaos ends,
+  // longer still on a loaded machine where each restart takes seconds. Events are never lost
+  // meanwhile (the watch resumes from its last resourceVersion), only late.
   std::string diff;
   const bool converged = WaitFor(
       [&] {
         diff = CheckAtRest(*api);
         return diff.empty();
       },
-      seconds(30), milliseconds(250));
+      seconds(65), milliseconds(250));
   const double took = SecondsSince(test_start);
-  EXPECT_TRUE(converged) << "not at rest 30 s after the chaos ended:\n" << diff << replica_logs();
+  const double settled = std::chrono::duration<double>(SteadyClock::now() - faults_off).count();
+  EXPECT_TRUE(converged) << "not at rest 65 s after the chaos ended:\n" << diff << replica_logs();
 
   EXPECT_TRUE(a.process().Running()) << "replica-a exited:\n" << replica_logs();
   EXPECT_TRUE(b.process().Running()) << "replica-b exited:\n" << replica_logs();
@@ -400,10 +406,11 @@ TEST(ChaosE2eTest, TwoReplicasConvergeExactlyAndNeverWriteAtOnce) {
   std::printf(
       "chaos: %d creates, %d moves, %d deletes, %d devserver restarts, %d lease outages; "
       "%ld operator writes, %ld lease transitions, %d step-downs; latest write %.2f s after "
-      "its writer's renew (lease %lld s); converged and checked in %.1f s total\n",
+      "its writer's renew (lease %lld s); at rest %.1f s after the chaos ended, checked in "
+      "%.1f s total\n",
       creates, moves, deletes, restarts, lease_outages, audit.operator_writes,
       audit.lease_transitions, step_downs, audit.max_seconds_after_renew,
-      static_cast<long long>(kLeaseDuration.count()), took);
+      static_cast<long long>(kLeaseDuration.count()), settled, took);
   RecordProperty("chaos_wall_ms", static_cast<int>(took * 1000));
   EXPECT_EQ(restarts, 3);
   EXPECT_GE(audit.lease_transitions, 2) << "the Lease never moved to the other replica";
