@@ -114,6 +114,14 @@ class ReconcilerTest : public ::testing::Test {
   AssignmentReconciler Reconciler(ReconcilerOptions options = {}) {
     return AssignmentReconciler(view_, client_, recorder_, clock_, options);
   }
+  // Caches `assignment`'s settings ConfigMap as already written, at resourceVersion `rv`.
+  void PutSettingsConfigMap(const json& assignment, const std::string& rv) {
+    auto parsed = api::ParseAssignment(assignment);
+    ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+    json cm = core::DesiredConfigMap(*parsed);
+    cm["metadata"]["resourceVersion"] = rv;
+    view_.PutConfigMap(cm);
+  }
   // What the API server stores after a /status write: the cache the next reconcile sees.
   void StoreStatus(const json& body) {
     auto key = "bakery-ia/" + body["metadata"]["name"].get<std::string>();
@@ -733,10 +741,7 @@ TEST_F(ReconcilerTest, EchoesThatBeatTheAnswerWakeNobody) {
 TEST_F(ReconcilerTest, AChangeHeldWhileAWriteIsInFlightRunsTheReconcileAgain) {
   auto a = Assignment("san-juan", "t-1", "123", "2026-11-01T10:00:00Z");
   view_.PutAssignment(a);
-  auto parsed = api::ParseAssignment(a);
-  json cm = core::DesiredConfigMap(*parsed);
-  cm["metadata"]["resourceVersion"] = "11";
-  view_.PutConfigMap(cm);
+  PutSettingsConfigMap(a, "11");
   auto r = Reconciler();
   std::vector<std::string> woken;
   EXPECT_CALL(client_, UpdateStatus(IsType("whatsappassignments"), _))
@@ -777,10 +782,7 @@ TEST_F(ReconcilerTest, AnEchoAReconcileWaitedForWakesIt) {
   auto a = Assignment("san-juan", "t-1", "123", "2026-11-01T10:00:00Z");
   a["metadata"]["resourceVersion"] = "10";
   view_.PutAssignment(a);
-  auto parsed = api::ParseAssignment(a);
-  json cm = core::DesiredConfigMap(*parsed);
-  cm["metadata"]["resourceVersion"] = "11";
-  view_.PutConfigMap(cm);
+  PutSettingsConfigMap(a, "11");
   json stored;
   ExpectStatusWrite(a, &stored, "21");
   auto r = Reconciler();
