@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "kube/client.h"
+#include "kube/pack.h"
 
 namespace waop::kube {
 
@@ -23,7 +24,7 @@ ObjectPtr Store::Unpack(const Packed& packed) {
   if (!packed) return nullptr;
   if (ObjectPtr shared = packed->unpacked.load(std::memory_order_acquire).lock()) return shared;
   // Two readers racing here both unpack; either document is the same version.
-  ObjectPtr obj(new const nlohmann::json(nlohmann::json::from_msgpack(packed->bytes)));
+  ObjectPtr obj(new const nlohmann::json(UnpackJson(packed->bytes)));
   packed->unpacked.store(obj, std::memory_order_release);
   return obj;
 }
@@ -146,7 +147,7 @@ ObjectPtr Store::Upsert(const ObjectPtr& object) {
     // would hold up to twice the bytes for as long as the object stays cached.
     thread_local std::vector<std::uint8_t> scratch;
     scratch.clear();
-    nlohmann::json::to_msgpack(*object, scratch);
+    PackJson(*object, scratch);
     auto packed = std::make_shared<PackedObject>();
     packed->bytes.assign(scratch.begin(), scratch.end());
     // The document being stored is the one the caller (the informer's handlers) reads next.
