@@ -61,7 +61,7 @@ std::string Short(const std::string& hash) { return hash.substr(0, 12); }
 }  // namespace
 
 bool InformerPublishView::HasAssignments(std::string_view ns) const {
-  return !assignments_.store().ListNamespace(ns).empty();
+  return assignments_.store().AnyInNamespace(ns);
 }
 
 std::vector<std::string> InformerPublishView::Namespaces() const {

@@ -160,10 +160,11 @@ class CpprestLineReader final : public LineReader {
         avail = buffer_->in_avail();
         if (avail == 0) return Status::Ok();
       }
-      std::string chunk(avail, '\0');
-      const std::size_t n = buffer_->getn(reinterpret_cast<uint8_t*>(chunk.data()), avail).get();
-      chunk.resize(n);
-      return lines_.Feed(chunk);
+      // Into a buffer kept between reads (zero-filled only when it grows), at most 64 KiB a time.
+      avail = std::min<std::size_t>(avail, 64 * 1024);
+      if (chunk_.size() < avail) chunk_.resize(avail);
+      const std::size_t n = buffer_->getn(chunk_.data(), avail).get();
+      return lines_.Feed(std::string_view(reinterpret_cast<const char*>(chunk_.data()), n));
     } catch (const std::exception& e) {
       if (cancelled_.load()) return Status::Cancelled(what_ + ": cancelled");
       return FromHttpException(e, what_);
@@ -171,6 +172,7 @@ class CpprestLineReader final : public LineReader {
   }
 
   std::shared_ptr<ByteBuffer> buffer_;
+  std::vector<uint8_t> chunk_;
   pplx::cancellation_token_source cts_;
   http::http_response response_;  // keeps the exchange alive while we read
   std::shared_ptr<StreamEnd> end_;

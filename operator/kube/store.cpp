@@ -69,14 +69,22 @@ std::vector<ObjectPtr> Store::ListNamespace(std::string_view ns) const {
   {
     std::shared_lock lock(mu_);
     for (const auto& [k, v] : items_) {
-      // Keys are "namespace/name"; cluster-scoped keys have no slash.
-      auto slash = k.find('/');
-      std::string_view key_ns =
-          slash == std::string::npos ? std::string_view() : std::string_view(k).substr(0, slash);
-      if (key_ns == ns) items.emplace_back(k, v.packed);
+      if (NamespaceOf(k) == ns) items.emplace_back(k, v.packed);
     }
   }
   return UnpackSorted(std::move(items));
+}
+
+bool Store::AnyInNamespace(std::string_view ns) const {
+  std::shared_lock lock(mu_);
+  return std::any_of(items_.begin(), items_.end(),
+                     [ns](const auto& item) { return NamespaceOf(item.first) == ns; });
+}
+
+std::string_view Store::NamespaceOf(std::string_view key) {
+  // Keys are "namespace/name"; cluster-scoped keys have no slash.
+  auto slash = key.find('/');
+  return slash == std::string_view::npos ? std::string_view() : key.substr(0, slash);
 }
 
 Result<std::vector<ObjectPtr>> Store::ByIndex(std::string_view index,

@@ -52,6 +52,8 @@ class Store {
   ObjectPtr Get(std::string_view ns, std::string_view name) const;
   std::vector<ObjectPtr> List() const;
   std::vector<ObjectPtr> ListNamespace(std::string_view ns) const;
+  // Whether any object is in namespace `ns`, without unpacking one.
+  bool AnyInNamespace(std::string_view ns) const;
   // The objects whose index function returned `value`, sorted by key. NotFound for an
   // unknown index.
   Result<std::vector<ObjectPtr>> ByIndex(std::string_view index, std::string_view value) const;
@@ -86,6 +88,7 @@ class Store {
     std::map<std::string, std::set<std::string>> keys_by_value;
   };
   static ObjectPtr Unpack(const Packed& packed);
+  static std::string_view NamespaceOf(std::string_view key);
   static std::vector<ObjectPtr> UnpackSorted(std::vector<std::pair<std::string, Packed>> items);
   void UnfileLocked(const std::string& key, const Item& item);
 

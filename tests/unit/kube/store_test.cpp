@@ -43,6 +43,12 @@ TEST(StoreTest, IndexesFollowUpdatesAndDeletes) {
   EXPECT_NE(store.Get("a", "x"), nullptr);
   EXPECT_EQ(store.ListNamespace("b").size(), 1u);
   EXPECT_EQ(store.Keys(), (std::vector<std::string>{"a/x", "b/y"}));
+  EXPECT_TRUE(store.AnyInNamespace("a"));
+  EXPECT_TRUE(store.AnyInNamespace("b"));
+  EXPECT_FALSE(store.AnyInNamespace("c"));
+  EXPECT_FALSE(store.AnyInNamespace(""));  // "" is cluster-scoped: none stored here
+  ASSERT_NE(store.Remove("a/x"), nullptr);
+  EXPECT_FALSE(store.AnyInNamespace("a"));
 }
 
 TEST(StoreTest, ReadersKeepTheirSnapshot) {
