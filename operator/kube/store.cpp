@@ -42,7 +42,7 @@ ObjectPtr Store::Get(std::string_view key) const {
   Packed packed;
   {
     std::shared_lock lock(mu_);
-    auto it = items_.find(std::string(key));
+    auto it = items_.find(key);
     if (it == items_.end()) return nullptr;
     packed = it->second.packed;
   }
@@ -94,7 +94,7 @@ Result<std::vector<ObjectPtr>> Store::ByIndex(std::string_view index,
     std::shared_lock lock(mu_);
     auto it = indexes_.find(index);
     if (it == indexes_.end()) return Status::NotFound("no index \"" + std::string(index) + "\"");
-    auto keys = it->second.keys_by_value.find(std::string(value));
+    auto keys = it->second.keys_by_value.find(value);
     if (keys == it->second.keys_by_value.end()) return std::vector<ObjectPtr>{};
     for (const auto& k : keys->second) {  // std::set iteration: sorted by key
       auto obj = items_.find(k);
@@ -118,7 +118,7 @@ std::vector<std::string> Store::Keys() const {
 
 std::optional<std::string> Store::ResourceVersionOf(std::string_view key) const {
   std::shared_lock lock(mu_);
-  auto it = items_.find(std::string(key));
+  auto it = items_.find(key);
   if (it == items_.end()) return std::nullopt;
   return it->second.resource_version;
 }
@@ -133,11 +133,25 @@ std::size_t Store::PackedBytesForTesting() const {
   return packed_bytes_;
 }
 
-void Store::UnfileLocked(const std::string& key, const Item& item) {
-  std::size_t i = 0;
+std::pair<Store::Packed, ObjectPtr> Store::Current(std::string_view key) const {
+  Packed packed;
+  {
+    std::shared_lock lock(mu_);
+    auto it = items_.find(key);
+    if (it != items_.end()) packed = it->second.packed;
+  }
+  return {packed, Unpack(packed)};
+}
+
+void Store::FileLocked(const std::string& key, const nlohmann::json& object) {
   for (auto& [name, index] : indexes_) {
-    if (i >= item.index_values.size()) break;
-    for (const auto& value : item.index_values[i++]) {
+    for (auto& value : index.fn(object)) index.keys_by_value[std::move(value)].insert(key);
+  }
+}
+
+void Store::UnfileLocked(const std::string& key, const nlohmann::json& object) {
+  for (auto& [name, index] : indexes_) {
+    for (const auto& value : index.fn(object)) {
       auto it = index.keys_by_value.find(value);
       if (it == index.keys_by_value.end()) continue;
       it->second.erase(key);
@@ -148,7 +162,7 @@ void Store::UnfileLocked(const std::string& key, const Item& item) {
 
 ObjectPtr Store::Upsert(const ObjectPtr& object) {
   const std::string key = ObjectKey(*object);
-  // Pack and compute index values before taking the lock.
+  // Pack before taking the lock.
   Item item;
   {
     // Packed into a reused buffer, then copied at its exact size: a vector grown by doubling
@@ -164,41 +178,32 @@ ObjectPtr Store::Upsert(const ObjectPtr& object) {
     item.packed = std::move(packed);
   }
   item.resource_version = ObjectResourceVersion(*object);
-  Packed old;
-  {
-    std::unique_lock lock(mu_);
-    written_ = true;
-    item.index_values.reserve(indexes_.size());
-    for (const auto& [name, index] : indexes_) item.index_values.push_back(index.fn(*object));
-    auto it = items_.find(key);
-    if (it != items_.end()) {
-      old = it->second.packed;
-      packed_bytes_ -= old->bytes.size();
-      UnfileLocked(key, it->second);
-    }
-    std::size_t i = 0;
-    for (auto& [name, index] : indexes_) {
-      for (const auto& value : item.index_values[i]) index.keys_by_value[value].insert(key);
-      ++i;
-    }
-    packed_bytes_ += item.packed->bytes.size();
-    items_.insert_or_assign(key, std::move(item));
+  auto [old_packed, old] = Current(key);
+  std::unique_lock lock(mu_);
+  written_ = true;
+  auto [it, added] = items_.try_emplace(key);
+  if (!added) {
+    // Another writer got in between (not supported; stay correct anyway).
+    if (it->second.packed != old_packed) old = Unpack(it->second.packed);
+    packed_bytes_ -= it->second.packed->bytes.size();
+    UnfileLocked(it->first, *old);
   }
-  return Unpack(old);
+  packed_bytes_ += item.packed->bytes.size();
+  it->second = std::move(item);
+  FileLocked(it->first, *object);
+  return old;
 }
 
 ObjectPtr Store::Remove(const std::string& key) {
-  Packed old;
-  {
-    std::unique_lock lock(mu_);
-    auto it = items_.find(key);
-    if (it == items_.end()) return nullptr;
-    old = it->second.packed;
-    packed_bytes_ -= old->bytes.size();
-    UnfileLocked(key, it->second);
-    items_.erase(it);
-  }
-  return Unpack(old);
+  auto [old_packed, old] = Current(key);
+  std::unique_lock lock(mu_);
+  auto it = items_.find(key);
+  if (it == items_.end()) return nullptr;
+  if (it->second.packed != old_packed) old = Unpack(it->second.packed);
+  packed_bytes_ -= it->second.packed->bytes.size();
+  UnfileLocked(it->first, *old);
+  items_.erase(it);
+  return old;
 }
 
 }  // namespace waop::kube

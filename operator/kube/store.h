@@ -79,21 +79,31 @@ class Store {
   struct Item {
     Packed packed;
     std::string resource_version;
-    // The values each index (in indexes_ order) filed the object under, to unfile it without
-    // unpacking.
-    std::vector<std::vector<std::string>> index_values;
   };
   struct Index {
     IndexFunc fn;
-    std::map<std::string, std::set<std::string>> keys_by_value;
+    // Views of the keys in items_ (node keys never move): no second copy of each key. An
+    // object's index values are not kept either: they are computed again from the replaced or
+    // removed version, which the writer unpacks anyway to hand to the handlers.
+    std::map<std::string, std::set<std::string_view>, std::less<>> keys_by_value;
+  };
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view key) const noexcept {
+      return std::hash<std::string_view>{}(key);
+    }
   };
   static ObjectPtr Unpack(const Packed& packed);
   static std::string_view NamespaceOf(std::string_view key);
   static std::vector<ObjectPtr> UnpackSorted(std::vector<std::pair<std::string, Packed>> items);
-  void UnfileLocked(const std::string& key, const Item& item);
+  // The stored version under `key` (null if none) and its document, unpacked outside the lock
+  // (there is one writer, so it stays current until the writer changes it).
+  std::pair<Packed, ObjectPtr> Current(std::string_view key) const;
+  void FileLocked(const std::string& key, const nlohmann::json& object);
+  void UnfileLocked(const std::string& key, const nlohmann::json& object);
 
   mutable std::shared_mutex mu_;
-  std::unordered_map<std::string, Item> items_;
+  std::unordered_map<std::string, Item, KeyHash, std::equal_to<>> items_;
   std::map<std::string, Index, std::less<>> indexes_;
   std::size_t packed_bytes_ = 0;
   bool written_ = false;

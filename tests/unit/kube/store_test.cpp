@@ -2,7 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <random>
+#include <set>
 #include <thread>
+
+#include "kube/client.h"
 
 namespace waop::kube {
 namespace {
@@ -133,6 +138,71 @@ TEST(StoreTest, ConcurrentReadersAndWriter) {
   writer.join();
   EXPECT_GT(reads + 1, 0u);
   EXPECT_LE(store.Size(), 50u);
+}
+
+// Seeded random histories of upserts and removals (objects moving between index values,
+// filed under several values or none, keys coming and going) against a from-scratch answer:
+// after every step each index lists exactly the keys whose current object maps to the value,
+// in key order, and the store holds exactly the live objects.
+TEST(StoreTest, IndexesMatchAFromScratchAnswerAfterAnyHistory) {
+  // Tags: every value in spec.tags, so an object can be filed under 0, 1 or 2 values.
+  IndexFunc tags = [](const json& o) {
+    std::vector<std::string> out;
+    for (const auto& t : o["spec"]["tags"]) out.push_back(t.get<std::string>());
+    return out;
+  };
+  const std::uint64_t base = std::random_device{}();
+  for (std::uint64_t run = 0; run < 200; ++run) {
+    const std::uint64_t seed = base + run;
+    std::mt19937_64 rng(seed);
+    auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<std::uint64_t>(n)); };
+    Store store;
+    ASSERT_TRUE(store.AddIndex("phone", Phone).ok());
+    ASSERT_TRUE(store.AddIndex("tags", tags).ok());
+    std::map<std::string, json> live;  // the model: key -> current object
+    for (int step = 0; step < 60; ++step) {
+      const std::string ns = pick(2) == 0 ? "a" : "bench-namespace-with-a-long-name";
+      const std::string name = "object-" + std::to_string(pick(8));
+      const std::string key = ns + "/" + name;
+      if (pick(4) == 0) {
+        ObjectPtr old = store.Remove(key);
+        ASSERT_EQ(old != nullptr, live.count(key) == 1) << "seed " << seed;
+        if (old) {
+          ASSERT_EQ(*old, live[key]) << "seed " << seed;
+        }
+        live.erase(key);
+      } else {
+        json tag_list = json::array();
+        for (int t = pick(3); t > 0; --t) tag_list.push_back("t" + std::to_string(pick(3)));
+        json o = {{"metadata", {{"namespace", ns}, {"name", name}}},
+                  {"spec", {{"phone", std::to_string(pick(4))}, {"tags", tag_list}}}};
+        ObjectPtr old = store.Upsert(std::make_shared<const json>(o));
+        ASSERT_EQ(old != nullptr, live.count(key) == 1) << "seed " << seed;
+        if (old) {
+          ASSERT_EQ(*old, live[key]) << "seed " << seed;
+        }
+        live[key] = o;
+      }
+      ASSERT_EQ(store.Size(), live.size()) << "seed " << seed;
+      for (const char* index : {"phone", "tags"}) {
+        std::map<std::string, std::set<std::string>> want;  // value -> keys, from scratch
+        for (const auto& [k, o] : live) {
+          for (const auto& v : (std::string(index) == "phone" ? Phone(o) : tags(o))) {
+            want[v].insert(k);
+          }
+        }
+        for (const std::string v : {"0", "1", "2", "3", "t0", "t1", "t2"}) {
+          auto got = store.ByIndex(index, v);
+          ASSERT_TRUE(got.ok());
+          std::vector<std::string> got_keys;
+          for (const auto& o : *got) got_keys.push_back(ObjectKey(*o));
+          const auto& w = want[v];
+          ASSERT_EQ(got_keys, std::vector<std::string>(w.begin(), w.end()))
+              << "seed " << seed << ", step " << step << ", index " << index << " = " << v;
+        }
+      }
+    }
+  }
 }
 
 }  // namespace
