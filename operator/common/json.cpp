@@ -1,5 +1,7 @@
 #include "common/json.h"
 
+#include <cstring>
+
 namespace waop {
 
 using nlohmann::json;
@@ -7,22 +9,24 @@ using nlohmann::json;
 std::size_t JsonNestingDepth(std::string_view text, std::size_t limit) {
   std::size_t depth = 0;
   std::size_t deepest = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    switch (c) {
+  const char* p = text.data();
+  const char* const end = p + text.size();
+  while (p < end) {
+    switch (*p++) {
       case '"':
-        in_string = true;
+        // Skip the string: its end is the next quote not escaped by an odd run of backslashes.
+        for (;;) {
+          const void* q = std::memchr(p, '"', static_cast<std::size_t>(end - p));
+          if (q == nullptr) return deepest;  // unterminated: the parser will say so
+          const char* quote = static_cast<const char*>(q);
+          std::size_t backslashes = 0;
+          while (quote - backslashes > p &&
+                 quote[-1 - static_cast<std::ptrdiff_t>(backslashes)] == '\\') {
+            ++backslashes;
+          }
+          p = quote + 1;
+          if (backslashes % 2 == 0) break;
+        }
         break;
       case '{':
       case '[':

@@ -2,6 +2,8 @@
 // JSON nested deep enough to overflow the stack when copied or serialised.
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "common/clock.h"
 #include "common/json.h"
 
@@ -33,6 +35,44 @@ TEST(HostileTimeTest, TheEdgesOfTheRangeRoundTrip) {
   auto offset = ParseRfc3339("2262-04-11T00:59:59+01:00");
   ASSERT_TRUE(offset.ok());
   EXPECT_EQ(FormatRfc3339(*offset), "2262-04-10T23:59:59Z");
+}
+
+// The depth scan skips strings with memchr; it must agree with a plain byte-by-byte scan on
+// any text, however quotes, backslashes and brackets mix.
+TEST(HostileJsonTest, DepthScanAgreesWithAByteByByteScan) {
+  auto reference = [](std::string_view text, std::size_t limit) {
+    std::size_t depth = 0, deepest = 0;
+    bool in_string = false, escaped = false;
+    for (char c : text) {
+      if (in_string) {
+        if (escaped) {
+          escaped = false;
+        } else if (c == '\\') {
+          escaped = true;
+        } else if (c == '"') {
+          in_string = false;
+        }
+        continue;
+      }
+      if (c == '"') in_string = true;
+      if (c == '{' || c == '[') {
+        if (++depth > deepest && (deepest = depth) > limit) return deepest;
+      }
+      if ((c == '}' || c == ']') && depth > 0) --depth;
+    }
+    return deepest;
+  };
+  const std::uint64_t base = std::random_device{}();
+  for (std::uint64_t i = 0; i < 5000; ++i) {
+    const std::uint64_t seed = base + i;
+    std::mt19937_64 rng(seed);
+    static const char kAlphabet[] = "\"\\{}[]a:,";
+    std::string text(rng() % 40, ' ');
+    for (char& c : text) c = kAlphabet[rng() % (sizeof kAlphabet - 1)];
+    const std::size_t limit = rng() % 6;
+    ASSERT_EQ(JsonNestingDepth(text, limit), reference(text, limit))
+        << "seed " << seed << ": " << text << " (limit " << limit << ")";
+  }
 }
 
 TEST(HostileJsonTest, DepthIsBoundedBeforeParsing) {
