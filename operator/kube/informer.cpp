@@ -213,6 +213,7 @@ void Informer::RunLoop() {
       relist = false;
     }
     const MonoTime started = clock_.Mono();
+    const uint64_t delivered_before = events_.load() + bookmarks_.load();
     Status s = WatchOnce();
     {
       std::lock_guard lock(mu_);
@@ -220,7 +221,14 @@ void Informer::RunLoop() {
     }
     ++watch_restarts_;
     const auto lasted = clock_.Mono() - started;
-    if (lasted >= options_.backoff_reset_after) backoff_.Reset();
+    // A watch that lasted, or that delivered anything, reached a working server: the next
+    // break starts the backoff over. Otherwise a watch that works for a while between
+    // outages would climb to the cap over several outages, and each reconnect would wait
+    // out up to 30 s after the server is back.
+    if (lasted >= options_.backoff_reset_after ||
+        events_.load() + bookmarks_.load() != delivered_before) {
+      backoff_.Reset();
+    }
     if (s.code() == StatusCode::kGone) {
       // Our resourceVersion is older than the server keeps: start over from a fresh list,
       // right away (as client-go does), and hand the difference to the handlers.

@@ -2,7 +2,8 @@
 // lists (paged), then watches from the list's resourceVersion with bookmarks, keeps a Store
 // current and calls event handlers. Each watch asks the server to end it after a random 5-10
 // minutes so that load spreads; a broken watch is resumed from the last seen resourceVersion
-// after a jittered exponential backoff (0.8 s doubling to 30 s, reset once a watch lasted);
+// after a jittered exponential backoff (0.8 s doubling to 30 s, reset by a watch that lasted
+// a minute or delivered an event or bookmark);
 // 410 Gone leads to a relist, and the relist is delivered as a diff, including deletes of
 // objects that went away while the watch was down. ConfigMaps and Secrets should be watched
 // through a label selector so the cache holds only the operator's objects.
@@ -65,7 +66,8 @@ struct InformerOptions {
   std::chrono::milliseconds initial_backoff{800};
   std::chrono::milliseconds max_backoff{30'000};
   double backoff_jitter = 0.2;
-  // A watch that lasted this long (by `clock`) resets the backoff.
+  // A watch that lasted this long (by `clock`) resets the backoff; so does one that delivered an
+  // event or a bookmark.
   std::chrono::milliseconds backoff_reset_after{60'000};
   // Applied to every object before it is stored; may drop fields the operator never reads.
   std::function<void(nlohmann::json&)> transform = StripForCache;

@@ -371,7 +371,8 @@ TEST(ChaosE2eTest, TwoReplicasConvergeExactlyAndNeverWriteAtOnce) {
   const auto faults_off = SteadyClock::now();
 
   // At rest: exact. Within 65 s: the informers back off a broken watch exponentially up to 30 s
-  // (jittered, reset only by a watch that lasted a minute), and the devserver restarts and
+  // (jittered; reset only by a watch that delivered something or lasted a minute, and the
+  // chaos breaks many before they deliver), and the devserver restarts and
   // dropped watches above can leave a replica waiting out most of that cap when the chaos ends,
   // longer still on a loaded machine where each restart takes seconds. Events are never lost
   // meanwhile (the watch resumes from its last resourceVersion), only late.

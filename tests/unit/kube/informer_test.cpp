@@ -5,6 +5,7 @@
 #include <atomic>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -305,6 +306,56 @@ TEST(InformerTest, ReconnectBackoffIsJitteredCappedAndResets) {
     EXPECT_LE(delays[6], 12);
   }
   EXPECT_EQ(informer.Stats().watch_errors, 7u);
+}
+
+// A watch that broke after delivering something reached a working server, so the backoff
+// starts over; one that delivered nothing keeps climbing.
+TEST(InformerTest, AWatchThatDeliveredResetsTheBackoff) {
+  FakeClock clock;
+  FakeClient fake;
+  InformerOptions options = FastOptions(resources::kConfigMaps);
+  options.initial_backoff = milliseconds(10);
+  options.max_backoff = milliseconds(80);
+  options.clock = &clock;  // never advanced: no watch lasts
+  std::mutex mu;
+  std::vector<int64_t> delays;
+  options.on_backoff = [&](milliseconds d) {
+    std::lock_guard lock(mu);
+    delays.push_back(d.count());
+  };
+  auto delay = [&](std::size_t i) -> std::optional<int64_t> {
+    std::lock_guard lock(mu);
+    if (i >= delays.size()) return std::nullopt;
+    return delays[i];
+  };
+  fake.InjectError("watch", resources::kConfigMaps, Status::Unavailable("refused"), 4);
+  Informer informer(fake, options);
+  ASSERT_TRUE(informer.Start().ok());
+  ASSERT_TRUE(Eventually([&] { return fake.OpenWatches() == 1; }));
+  ASSERT_TRUE(delay(3).has_value());
+  EXPECT_GE(*delay(3), 64);  // 80 with jitter: at the cap
+  // Broken without delivering anything: the next wait stays at the cap.
+  fake.BreakWatches();
+  ASSERT_TRUE(Eventually([&] { return delay(4).has_value(); }));
+  EXPECT_GE(*delay(4), 64);
+  ASSERT_TRUE(Eventually([&] { return fake.OpenWatches() == 1; }));
+  // An event arrives, then the watch breaks: the next wait is the initial one again.
+  ASSERT_TRUE(fake.Create(resources::kConfigMaps, Wa("ns", "a", "1")).ok());
+  ASSERT_TRUE(Eventually([&] { return informer.store().Size() == 1u; }));
+  fake.BreakWatches();
+  ASSERT_TRUE(Eventually([&] { return delay(5).has_value(); }));
+  EXPECT_LE(*delay(5), 12);
+  // So does a bookmark.
+  ASSERT_TRUE(Eventually([&] { return fake.OpenWatches() == 1; }));
+  fake.BreakWatches();  // nothing delivered: climbs again
+  ASSERT_TRUE(Eventually([&] { return delay(6).has_value(); }));
+  EXPECT_GE(*delay(6), 16);
+  ASSERT_TRUE(Eventually([&] { return fake.OpenWatches() == 1; }));
+  fake.SendBookmarks();
+  ASSERT_TRUE(Eventually([&] { return informer.Stats().bookmarks == 1; }));
+  fake.BreakWatches();
+  ASSERT_TRUE(Eventually([&] { return delay(7).has_value(); }));
+  EXPECT_LE(*delay(7), 12);
 }
 
 TEST(InformerTest, BookmarksAdvanceResourceVersion) {
