@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "kube/http.h"
+#include "tls/cpprest_call.h"
 
 namespace waop::kube {
 namespace {
@@ -306,13 +307,10 @@ class CpprestTransport final : public HttpTransport {
     std::lock_guard lock(mu_);
     auto it = clients_.find(timeout.count());
     if (it != clients_.end()) return *it->second;
-    client::http_client_config cfg;
-    cfg.set_timeout(std::chrono::duration_cast<std::chrono::microseconds>(timeout));
-    cfg.set_validate_certificates(!config_.insecure_skip_tls_verify);
     const std::string ca = config_.ca_pem;
     const std::string cert = config_.client_cert_pem;
     const std::string key = config_.client_key_pem;
-    cfg.set_ssl_context_callback([ca, cert, key](boost::asio::ssl::context& ctx) {
+    auto ssl_context = [ca, cert, key](boost::asio::ssl::context& ctx) {
       // Errors here were ruled out by NewCpprestTransport; a throw would fail the
       // handshake, which cpprest reports as an exception we convert.
       if (!ca.empty()) {
@@ -325,7 +323,9 @@ class CpprestTransport final : public HttpTransport {
         ctx.use_private_key(boost::asio::buffer(key.data(), key.size()),
                             boost::asio::ssl::context::pem);
       }
-    });
+    };
+    client::http_client_config cfg = tls::ClientConfig(timeout, ssl_context);
+    cfg.set_validate_certificates(!config_.insecure_skip_tls_verify);
     auto c = std::make_unique<client::http_client>(base_, cfg);
     auto& ref = *c;
     clients_.emplace(timeout.count(), std::move(c));

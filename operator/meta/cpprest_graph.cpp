@@ -69,7 +69,7 @@ class CpprestGraphClient final : public GraphClient {
                      std::optional<tls::SslContextCallback> ssl)
       : options_(std::move(options)),
         base_(std::move(base)),
-        client_(base_, Config(ssl, options_.timeout)) {
+        client_(base_, tls::ClientConfig(options_.timeout, ssl ? *ssl : nullptr)) {
     base_path_ = base_.path();
     while (!base_path_.empty() && base_path_.back() == '/') base_path_.pop_back();
   }
@@ -130,14 +130,6 @@ class CpprestGraphClient final : public GraphClient {
   }
 
  private:
-  static client::http_client_config Config(const std::optional<tls::SslContextCallback>& ssl,
-                                           std::chrono::milliseconds timeout) {
-    client::http_client_config cfg;
-    cfg.set_timeout(std::chrono::duration_cast<std::chrono::microseconds>(timeout));
-    if (ssl) cfg.set_ssl_context_callback(*ssl);
-    return cfg;
-  }
-
   // The path and query of a request for "what" in messages: the query may carry a cursor but
   // never the token (it goes in the Authorization header).
   static std::string What(const std::string& path_and_query) {

@@ -31,7 +31,8 @@ class CpprestTenantClient final : public TenantServiceClient {
  public:
   CpprestTenantClient(TenantClientOptions options, const web::uri& base,
                       std::optional<tls::SslContextCallback> ssl)
-      : options_(std::move(options)), client_(base, Config(ssl, options_.timeout)) {
+      : options_(std::move(options)),
+        client_(base, tls::ClientConfig(options_.timeout, ssl ? *ssl : nullptr)) {
     base_path_ = base.path();
     while (!base_path_.empty() && base_path_.back() == '/') base_path_.pop_back();
   }
@@ -63,14 +64,6 @@ class CpprestTenantClient final : public TenantServiceClient {
   }
 
  private:
-  static client::http_client_config Config(const std::optional<tls::SslContextCallback>& ssl,
-                                           std::chrono::milliseconds timeout) {
-    client::http_client_config cfg;
-    cfg.set_timeout(std::chrono::duration_cast<std::chrono::microseconds>(timeout));
-    if (ssl) cfg.set_ssl_context_callback(*ssl);
-    return cfg;
-  }
-
   void Report(std::string_view method, const Status& s) const {
     if (options_.on_request) options_.on_request(method, s);
   }

@@ -9,6 +9,16 @@ namespace waop::tls {
 
 namespace http = web::http;
 
+http::client::http_client_config ClientConfig(
+    std::chrono::milliseconds timeout,
+    std::function<void(boost::asio::ssl::context&)> ssl_context) {
+  http::client::http_client_config cfg;
+  cfg.set_timeout(std::chrono::duration_cast<std::chrono::microseconds>(timeout));
+  cfg.set_max_redirects(0);
+  if (ssl_context) cfg.set_ssl_context_callback(std::move(ssl_context));
+  return cfg;
+}
+
 std::optional<CpprestAnswer> RequestWithin(http::client::http_client& client,
                                            const http::http_request& request,
                                            std::chrono::milliseconds timeout) {

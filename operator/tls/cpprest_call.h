@@ -1,5 +1,6 @@
-// One cpprest client request with a deadline on the whole exchange (connect, headers, body),
-// shared by the Graph and tenant-service clients. cpprest's own timeout does not fire on a
+// The cpprest client settings every client of ours uses, and one cpprest client request with a
+// deadline on the whole exchange (connect, headers, body), shared by the Graph and
+// tenant-service clients. cpprest's own timeout does not fire on a
 // reused keep-alive connection, so a server that stops answering there would hold the caller for
 // good; this waits at most the deadline for the last body byte, then cancels the request.
 //
@@ -10,10 +11,20 @@
 #include <cpprest/http_client.h>
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 
 namespace waop::tls {
+
+// cpprest client settings with cpprest's per-client `timeout` and, when given, a TLS context
+// callback. Redirects are never followed: cpprest follows up to 10 by default and sends the
+// request again with all its headers, the bearer token included, to wherever the Location
+// header points. None of the servers we call (API server, Graph API, tenant service) answers
+// a request of ours with a redirect, so a 3xx is an error for the caller.
+web::http::client::http_client_config ClientConfig(
+    std::chrono::milliseconds timeout,
+    std::function<void(boost::asio::ssl::context&)> ssl_context = nullptr);
 
 struct CpprestAnswer {
   int status = 0;

@@ -239,6 +239,29 @@ TEST(RestClientTest, ErrorsAreTyped) {
   EXPECT_EQ(put.status().code(), StatusCode::kConflict);
 }
 
+// A redirect is not followed: the API server never redirects an API request, and following one
+// would send the bearer token to wherever it points. The 3xx is an error naming the status.
+TEST(RestClientTest, RedirectsAreNotFollowedAndTheTokenStaysHome) {
+  auto elsewhere = TestServer::Start(
+      [](http_request req, const RecordedRequest&) { ReplyJson(req, 200, json::object()); });
+  ASSERT_NE(elsewhere, nullptr);
+  const std::string target = elsewhere->url() + "/stolen";
+  auto server = TestServer::Start([target](http_request req, const RecordedRequest&) {
+    web::http::http_response r(302);
+    r.headers().add("Location", target);
+    req.reply(r);
+  });
+  ASSERT_NE(server, nullptr);
+  auto client = MakeClient(server->url());
+  auto get = client->Get(resources::kConfigMaps, "ns", "x");
+  ASSERT_FALSE(get.ok());
+  EXPECT_NE(get.status().message().find("302"), std::string::npos) << get.status().ToString();
+  auto put = client->Update(resources::kConfigMaps, ConfigMap("ns", "x", "1"));
+  ASSERT_FALSE(put.ok());
+  EXPECT_EQ(server->requests().size(), 2u);
+  EXPECT_TRUE(elsewhere->requests().empty());
+}
+
 TEST(RestClientTest, ConnectionRefusedIsUnavailableWithoutToken) {
   const int port = testing::FreeLoopbackPort();
   auto client = MakeClient("http://127.0.0.1:" + std::to_string(port));

@@ -7,6 +7,7 @@
 
 #include "https_test_server.h"
 #include "tls/certs.h"
+#include "tls/cpprest_call.h"
 #include "tls/ssl_context.h"
 
 namespace waop::tls {
@@ -18,6 +19,23 @@ KeyPair MustCa(const std::string& name) {
   auto ca = GenerateCa(name, hours(24));
   EXPECT_TRUE(ca.ok()) << ca.status().ToString();
   return ca.ok() ? *ca : KeyPair{};
+}
+
+// Every client of ours (API server, Graph API, tenant service) is built from ClientConfig:
+// redirects are never followed (cpprest would resend the bearer token to the Location), the
+// timeout is the one given, and the TLS callback is installed when there is one. The
+// behaviour against a redirecting server is checked in RestClientTest.
+TEST(ClientConfigTest, FollowsNoRedirectsAndKeepsTimeoutAndTls) {
+  auto plain = ClientConfig(std::chrono::milliseconds(2500));
+  EXPECT_EQ(plain.max_redirects(), 0u);
+  EXPECT_EQ(plain.timeout<std::chrono::milliseconds>(), std::chrono::milliseconds(2500));
+  int called = 0;
+  auto with_tls =
+      ClientConfig(std::chrono::seconds(1), [&](boost::asio::ssl::context&) { ++called; });
+  EXPECT_EQ(with_tls.max_redirects(), 0u);
+  boost::asio::ssl::context ctx(boost::asio::ssl::context::tls_client);
+  with_tls.get_ssl_context_callback()(ctx);
+  EXPECT_EQ(called, 1);
 }
 
 TEST(CertsTest, CaIsSelfSignedAndValidForTheRequestedTime) {
