@@ -143,15 +143,25 @@ std::pair<Store::Packed, ObjectPtr> Store::Current(std::string_view key) const {
   return {packed, Unpack(packed)};
 }
 
-void Store::FileLocked(const std::string& key, const nlohmann::json& object) {
+std::vector<std::vector<std::string>> Store::IndexValuesLocked(const nlohmann::json& object) const {
+  std::vector<std::vector<std::string>> values;
+  values.reserve(indexes_.size());
+  for (const auto& [name, index] : indexes_) values.push_back(index.fn(object));
+  return values;
+}
+
+void Store::FileLocked(const std::string& key, std::vector<std::vector<std::string>> values) {
+  std::size_t i = 0;
   for (auto& [name, index] : indexes_) {
-    for (auto& value : index.fn(object)) index.keys_by_value[std::move(value)].insert(key);
+    for (auto& value : values[i++]) index.keys_by_value[std::move(value)].insert(key);
   }
 }
 
-void Store::UnfileLocked(const std::string& key, const nlohmann::json& object) {
+void Store::UnfileLocked(const std::string& key,
+                         const std::vector<std::vector<std::string>>& values) {
+  std::size_t i = 0;
   for (auto& [name, index] : indexes_) {
-    for (const auto& value : index.fn(object)) {
+    for (const auto& value : values[i++]) {
       auto it = index.keys_by_value.find(value);
       if (it == index.keys_by_value.end()) continue;
       it->second.erase(key);
@@ -181,16 +191,21 @@ ObjectPtr Store::Upsert(const ObjectPtr& object) {
   auto [old_packed, old] = Current(key);
   std::unique_lock lock(mu_);
   written_ = true;
-  auto [it, added] = items_.try_emplace(key);
-  if (!added) {
-    // Another writer got in between (not supported; stay correct anyway).
-    if (it->second.packed != old_packed) old = Unpack(it->second.packed);
+  auto it = items_.find(key);
+  // Another writer got in between (not supported; stay correct anyway).
+  if (it != items_.end() && it->second.packed != old_packed) old = Unpack(it->second.packed);
+  if (it == items_.end()) old = nullptr;
+  // Index functions run before anything changes: one that throws leaves the store as it was.
+  auto values = IndexValuesLocked(*object);
+  if (old) UnfileLocked(key, IndexValuesLocked(*old));
+  if (it == items_.end()) {
+    it = items_.emplace(key, std::move(item)).first;
+  } else {
     packed_bytes_ -= it->second.packed->bytes.size();
-    UnfileLocked(it->first, *old);
+    it->second = std::move(item);
   }
-  packed_bytes_ += item.packed->bytes.size();
-  it->second = std::move(item);
-  FileLocked(it->first, *object);
+  packed_bytes_ += it->second.packed->bytes.size();
+  FileLocked(it->first, std::move(values));
   return old;
 }
 
@@ -200,8 +215,8 @@ ObjectPtr Store::Remove(const std::string& key) {
   auto it = items_.find(key);
   if (it == items_.end()) return nullptr;
   if (it->second.packed != old_packed) old = Unpack(it->second.packed);
+  UnfileLocked(it->first, IndexValuesLocked(*old));
   packed_bytes_ -= it->second.packed->bytes.size();
-  UnfileLocked(it->first, *old);
   items_.erase(it);
   return old;
 }

@@ -99,8 +99,11 @@ class Store {
   // The stored version under `key` (null if none) and its document, unpacked outside the lock
   // (there is one writer, so it stays current until the writer changes it).
   std::pair<Packed, ObjectPtr> Current(std::string_view key) const;
-  void FileLocked(const std::string& key, const nlohmann::json& object);
-  void UnfileLocked(const std::string& key, const nlohmann::json& object);
+  // The values each index (in indexes_ order) files `object` under.
+  std::vector<std::vector<std::string>> IndexValuesLocked(const nlohmann::json& object) const;
+  // `key` must be the key stored in items_: the indexes keep views of it.
+  void FileLocked(const std::string& key, std::vector<std::vector<std::string>> values);
+  void UnfileLocked(const std::string& key, const std::vector<std::vector<std::string>>& values);
 
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, Item, KeyHash, std::equal_to<>> items_;

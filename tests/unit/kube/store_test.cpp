@@ -117,6 +117,39 @@ TEST(StoreTest, PackedObjectsComeBackExactly) {
   EXPECT_EQ(store.PackedBytesForTesting(), 0u);
 }
 
+// An index function that throws (an object it cannot read) leaves the store as it was: the
+// informer catches the exception and relists, and must find a consistent cache.
+TEST(StoreTest, AnIndexFunctionThatThrowsChangesNothing) {
+  Store store;
+  ASSERT_TRUE(store
+                  .AddIndex("strict",
+                            [](const json& o) {
+                              return std::vector<std::string>{
+                                  o.at("spec").at("phone").get<std::string>()};
+                            })
+                  .ok());
+  store.Upsert(Obj("a", "x", "1"));
+  const std::size_t packed = store.PackedBytesForTesting();
+  const ObjectPtr unreadable = std::make_shared<const json>(
+      json{{"metadata", {{"namespace", "a"}, {"name", "x"}, {"resourceVersion", "9"}}}});
+  EXPECT_THROW(store.Upsert(unreadable), json::exception);
+  const ObjectPtr new_one = std::make_shared<const json>(
+      json{{"metadata", {{"namespace", "a"}, {"name", "y"}}}, {"spec", {{"phone", 7}}}});
+  EXPECT_THROW(store.Upsert(new_one), json::exception);
+  EXPECT_EQ(store.Size(), 1u);
+  EXPECT_EQ(store.PackedBytesForTesting(), packed);
+  EXPECT_EQ(store.Get("a/x")->at("spec").at("phone"), "1");
+  EXPECT_EQ(store.Get("a/y"), nullptr);
+  EXPECT_EQ(store.ByIndex("strict", "1")->size(), 1u);
+  // Still usable: update, then remove.
+  store.Upsert(Obj("a", "x", "2"));
+  EXPECT_TRUE(store.ByIndex("strict", "1")->empty());
+  EXPECT_EQ(store.ByIndex("strict", "2")->size(), 1u);
+  ASSERT_NE(store.Remove("a/x"), nullptr);
+  EXPECT_EQ(store.Size(), 0u);
+  EXPECT_EQ(store.PackedBytesForTesting(), 0u);
+}
+
 TEST(StoreTest, ConcurrentReadersAndWriter) {
   Store store;
   ASSERT_TRUE(store.AddIndex("phone", Phone).ok());
