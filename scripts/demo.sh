@@ -44,8 +44,15 @@ wait_for() {
   done
 }
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+# N free loopback ports, all different: the sockets are held open together while the kernel
+# picks, so two picks cannot return the same port (one at a time, they sometimes did).
+free_ports() {
+  python3 -c '
+import socket, sys
+held = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in held:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in held))' "$1"
 }
 
 # ---- 1. install and build --------------------------------------------------------------------
@@ -106,7 +113,7 @@ step "Applying the CRDs and the admission webhook's configuration"
 show "$KUBECTL" apply -f "$ROOT/crds/"
 show "$KUBECTL" wait --for=condition=Established --timeout="${TIMEOUT}s" \
   crd/whatsappassignments.whatsapp.bakery-ia.io crd/whatsappphonenumbers.whatsapp.bakery-ia.io
-WEBHOOK_PORT="$(free_port)"
+read -r WEBHOOK_PORT METRICS_PORT PROBE_PORT META_PORT <<<"$(free_ports 4)"
 sed "s#https://127.0.0.1:9443/#https://127.0.0.1:$WEBHOOK_PORT/#" \
   "$ROOT/examples/webhook/validating-webhook-local.yaml" | "$KUBECTL" apply -f -
 
@@ -122,9 +129,6 @@ printf %s app-secret >"$WORK/credentials/WHATSAPP_APP_SECRET"
 # The tenant service's bearer token (read by the operator, never published to tenants).
 printf %s dev-tenant-token >"$WORK/credentials/TENANT_SERVICE_TOKEN"
 
-METRICS_PORT="$(free_port)"
-PROBE_PORT="$(free_port)"
-META_PORT="$(free_port)"
 OPERATOR_ARGS=(
   --kubeconfig "$WORK/kubeconfig" --log-format text
   --leader-elect --leader-election-namespace default

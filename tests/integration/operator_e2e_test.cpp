@@ -790,11 +790,14 @@ TEST(OperatorProcessTest, HelpBadFlagsAndMissingKubeconfig) {
 
   waop::testing::TempDir dir;
   std::string missing = dir.File("no-such-kubeconfig");
-  auto no_kc = waop::testing::Run(
-      {OperatorBinary(), "--kubeconfig", missing, "--metrics-bind-address",
-       "127.0.0.1:" + std::to_string(waop::testing::FreePort()), "--health-probe-bind-address",
-       "127.0.0.1:" + std::to_string(waop::testing::FreePort())},
-      "", 60s);
+  const int metrics = waop::testing::FreePort();
+  int probe = waop::testing::FreePort();
+  while (probe == metrics) probe = waop::testing::FreePort();  // two picks can agree
+  auto no_kc =
+      waop::testing::Run({OperatorBinary(), "--kubeconfig", missing, "--metrics-bind-address",
+                          "127.0.0.1:" + std::to_string(metrics), "--health-probe-bind-address",
+                          "127.0.0.1:" + std::to_string(probe)},
+                         "", 60s);
   EXPECT_EQ(no_kc.exit_code, 1) << no_kc.Both();
   EXPECT_NE(no_kc.Both().find(missing), std::string::npos) << no_kc.Both();
 }
@@ -853,12 +856,13 @@ TEST_F(OperatorE2eTest, NotReadyUntilTheApiServerAnswers) {
   waop::testing::TempDir dir;
   waop::testing::WriteFile(dir.File("kubeconfig"), kc);
   int probe = waop::testing::FreePort();
-  waop::testing::Process op(
-      "whatsapp-operator",
-      {OperatorBinary(), "--kubeconfig", dir.File("kubeconfig"), "--metrics-bind-address",
-       "127.0.0.1:" + std::to_string(waop::testing::FreePort()), "--health-probe-bind-address",
-       "127.0.0.1:" + std::to_string(probe)},
-      dir.path());
+  int metrics = waop::testing::FreePort();
+  while (metrics == probe) metrics = waop::testing::FreePort();  // two picks can agree
+  waop::testing::Process op("whatsapp-operator",
+                            {OperatorBinary(), "--kubeconfig", dir.File("kubeconfig"),
+                             "--metrics-bind-address", "127.0.0.1:" + std::to_string(metrics),
+                             "--health-probe-bind-address", "127.0.0.1:" + std::to_string(probe)},
+                            dir.path());
   ASSERT_TRUE(WaitFor(
       [&] { return devserver::testing::Http(probe, "GET", "/healthz").status == 200; }, 60s, 100ms))
       << Tail(op.Stderr());
