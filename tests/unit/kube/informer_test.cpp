@@ -267,95 +267,95 @@ TEST(InformerTest, WatchOpenGoneAlsoRelists) {
   EXPECT_EQ(fake.Calls("list", resources::kConfigMaps), 2);
 }
 
+// The delays an informer backs off for: options with a 10 ms backoff doubling to 80 ms, by
+// `clock`, that record each delay.
+class BackoffLog {
+ public:
+  InformerOptions Options(FakeClock& clock) {
+    InformerOptions options = FastOptions(resources::kConfigMaps);
+    options.initial_backoff = milliseconds(10);
+    options.max_backoff = milliseconds(80);
+    options.clock = &clock;
+    options.on_backoff = [this](milliseconds d) {
+      std::lock_guard lock(mu_);
+      delays_.push_back(d.count());
+    };
+    return options;
+  }
+  std::size_t Count() const {
+    std::lock_guard lock(mu_);
+    return delays_.size();
+  }
+  // The i-th delay in milliseconds; nullopt before it happened.
+  std::optional<int64_t> At(std::size_t i) const {
+    std::lock_guard lock(mu_);
+    if (i >= delays_.size()) return std::nullopt;
+    return delays_[i];
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<int64_t> delays_;
+};
+
 TEST(InformerTest, ReconnectBackoffIsJitteredCappedAndResets) {
   FakeClock clock;
   FakeClient fake;
-  InformerOptions options = FastOptions(resources::kConfigMaps);
-  options.initial_backoff = milliseconds(10);
-  options.max_backoff = milliseconds(80);
-  options.clock = &clock;
-  std::mutex mu;
-  std::vector<int64_t> delays;
-  options.on_backoff = [&](milliseconds d) {
-    std::lock_guard lock(mu);
-    delays.push_back(d.count());
-  };
-  auto count = [&] {
-    std::lock_guard lock(mu);
-    return delays.size();
-  };
+  BackoffLog log;
+  InformerOptions options = log.Options(clock);
   fake.InjectError("watch", resources::kConfigMaps, Status::Unavailable("refused"), 6);
   Informer informer(fake, options);
   ASSERT_TRUE(informer.Start().ok());
   ASSERT_TRUE(Eventually([&] { return fake.OpenWatches() == 1; }));
-  ASSERT_EQ(count(), 6u);
-  {
-    std::lock_guard lock(mu);
-    const int64_t bases[] = {10, 20, 40, 80, 80, 80};
-    for (int i = 0; i < 6; ++i) {
-      EXPECT_GE(delays[i], static_cast<int64_t>(bases[i] * 0.8)) << i;
-      EXPECT_LE(delays[i], std::min<int64_t>(static_cast<int64_t>(bases[i] * 1.2), 80)) << i;
-    }
+  ASSERT_EQ(log.Count(), 6u);
+  const int64_t bases[] = {10, 20, 40, 80, 80, 80};
+  for (std::size_t i = 0; i < 6; ++i) {
+    EXPECT_GE(*log.At(i), static_cast<int64_t>(bases[i] * 0.8)) << i;
+    EXPECT_LE(*log.At(i), std::min<int64_t>(static_cast<int64_t>(bases[i] * 1.2), 80)) << i;
   }
   // A watch that lasted (by the injected clock) resets the backoff.
   clock.Advance(std::chrono::minutes(2));
   fake.BreakWatches();
-  ASSERT_TRUE(Eventually([&] { return count() == 7u; }));
-  {
-    std::lock_guard lock(mu);
-    EXPECT_LE(delays[6], 12);
-  }
+  ASSERT_TRUE(Eventually([&] { return log.Count() == 7u; }));
+  EXPECT_LE(*log.At(6), 12);
   EXPECT_EQ(informer.Stats().watch_errors, 7u);
 }
 
 // A watch that broke after delivering something reached a working server, so the backoff
 // starts over; one that delivered nothing keeps climbing.
 TEST(InformerTest, AWatchThatDeliveredResetsTheBackoff) {
-  FakeClock clock;
+  FakeClock clock;  // never advanced: no watch lasts
   FakeClient fake;
-  InformerOptions options = FastOptions(resources::kConfigMaps);
-  options.initial_backoff = milliseconds(10);
-  options.max_backoff = milliseconds(80);
-  options.clock = &clock;  // never advanced: no watch lasts
-  std::mutex mu;
-  std::vector<int64_t> delays;
-  options.on_backoff = [&](milliseconds d) {
-    std::lock_guard lock(mu);
-    delays.push_back(d.count());
-  };
-  auto delay = [&](std::size_t i) -> std::optional<int64_t> {
-    std::lock_guard lock(mu);
-    if (i >= delays.size()) return std::nullopt;
-    return delays[i];
-  };
+  BackoffLog log;
+  InformerOptions options = log.Options(clock);
   fake.InjectError("watch", resources::kConfigMaps, Status::Unavailable("refused"), 4);
   Informer informer(fake, options);
   ASSERT_TRUE(informer.Start().ok());
   ASSERT_TRUE(Eventually([&] { return fake.OpenWatches() == 1; }));
-  ASSERT_TRUE(delay(3).has_value());
-  EXPECT_GE(*delay(3), 64);  // 80 with jitter: at the cap
+  ASSERT_TRUE(log.At(3).has_value());
+  EXPECT_GE(*log.At(3), 64);  // 80 with jitter: at the cap
   // Broken without delivering anything: the next wait stays at the cap.
   fake.BreakWatches();
-  ASSERT_TRUE(Eventually([&] { return delay(4).has_value(); }));
-  EXPECT_GE(*delay(4), 64);
+  ASSERT_TRUE(Eventually([&] { return log.At(4).has_value(); }));
+  EXPECT_GE(*log.At(4), 64);
   ASSERT_TRUE(Eventually([&] { return fake.OpenWatches() == 1; }));
   // An event arrives, then the watch breaks: the next wait is the initial one again.
   ASSERT_TRUE(fake.Create(resources::kConfigMaps, Wa("ns", "a", "1")).ok());
   ASSERT_TRUE(Eventually([&] { return informer.store().Size() == 1u; }));
   fake.BreakWatches();
-  ASSERT_TRUE(Eventually([&] { return delay(5).has_value(); }));
-  EXPECT_LE(*delay(5), 12);
+  ASSERT_TRUE(Eventually([&] { return log.At(5).has_value(); }));
+  EXPECT_LE(*log.At(5), 12);
   // So does a bookmark.
   ASSERT_TRUE(Eventually([&] { return fake.OpenWatches() == 1; }));
   fake.BreakWatches();  // nothing delivered: climbs again
-  ASSERT_TRUE(Eventually([&] { return delay(6).has_value(); }));
-  EXPECT_GE(*delay(6), 16);
+  ASSERT_TRUE(Eventually([&] { return log.At(6).has_value(); }));
+  EXPECT_GE(*log.At(6), 16);
   ASSERT_TRUE(Eventually([&] { return fake.OpenWatches() == 1; }));
   fake.SendBookmarks();
   ASSERT_TRUE(Eventually([&] { return informer.Stats().bookmarks == 1; }));
   fake.BreakWatches();
-  ASSERT_TRUE(Eventually([&] { return delay(7).has_value(); }));
-  EXPECT_LE(*delay(7), 12);
+  ASSERT_TRUE(Eventually([&] { return log.At(7).has_value(); }));
+  EXPECT_LE(*log.At(7), 12);
 }
 
 TEST(InformerTest, BookmarksAdvanceResourceVersion) {
