@@ -8,8 +8,8 @@
 #include "app/rbac.h"
 #include "app/run.h"
 #include "common/logging.h"
-#include "kube/http.h"
 #include "server/signals.h"
+#include "tls/cpprest_pool.h"
 
 #ifndef WAOP_VERSION
 #define WAOP_VERSION "dev"
@@ -34,7 +34,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   // The subcommand (tenant service rows to assignment YAML; app/export.h).
   if (!args.empty() && args.front() == "export") {
-    waop::kube::SetHttpThreads(2);
+    waop::tls::SetCpprestThreads(2);
     return waop::app::RunExport({args.begin() + 1, args.end()});
   }
   auto options = waop::app::ParseOptions(args);
@@ -54,9 +54,9 @@ int main(int argc, char** argv) {
     std::printf("whatsapp-operator %s\n", WAOP_VERSION);
     return 0;
   }
-  // Before anything uses HTTP: cpprestsdk's default pool of 40 threads spends most of the
-  // operator's CPU waking threads (measured by operator_bench).
-  waop::kube::SetHttpThreads(waop::kube::DefaultHttpThreads());
+  // Before anything uses cpprest (the Graph and tenant-service clients, our listeners): its
+  // default pool of 40 threads spent most of the operator's CPU waking threads.
+  waop::tls::SetCpprestThreads(waop::tls::DefaultCpprestThreads());
   waop::logging::SetUpLogging(options->logging);
   waop::logging::InstallTerminateHandler();
   auto signals = waop::server::SignalHandler::Install();

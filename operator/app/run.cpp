@@ -77,7 +77,7 @@ int Run(const Options& o, server::SignalHandler& signals) {
   const std::string identity = Identity();
   config->user_agent = kube::UserAgent() + " (" + identity + ")";
   // ---- end ----
-  auto transport = kube::NewCpprestTransport(*config);
+  auto transport = kube::NewSocketTransport(*config);
   if (!transport.ok()) {
     Log(lvl::err, "cannot set up the Kubernetes client", {{"error", transport.status().message()}});
     return 1;

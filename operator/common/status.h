@@ -114,3 +114,14 @@ class [[nodiscard]] Result {
     ::waop::Status waop_status_ = (expr);        \
     if (!waop_status_.ok()) return waop_status_; \
   } while (0)
+
+// Declares `lhs` from a Result-valued `expr`, or returns its Status from the enclosing function:
+// WAOP_ASSIGN_OR_RETURN(auto conn, Connect(...));
+#define WAOP_ASSIGN_OR_RETURN(lhs, expr) \
+  WAOP_ASSIGN_OR_RETURN_IMPL_(WAOP_STATUS_CONCAT_(waop_result_, __LINE__), lhs, expr)
+#define WAOP_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
+  auto tmp = (expr);                                \
+  if (!tmp.ok()) return tmp.status();               \
+  lhs = std::move(*tmp)
+#define WAOP_STATUS_CONCAT_(a, b) WAOP_STATUS_CONCAT_INNER_(a, b)
+#define WAOP_STATUS_CONCAT_INNER_(a, b) a##b

@@ -1,5 +1,5 @@
 // The narrow HTTP interface the Kubernetes client talks through, in std types only, so that
-// cpprestsdk (in maintenance mode) stays inside one adapter and tests can script responses.
+// the transport (kube/socket_http.cpp) stays behind it and tests can script responses.
 //
 // Thread-safety: HttpTransport implementations are thread-safe. A LineReader is used by one
 // thread, except Cancel(), which any thread may call to unblock it.
@@ -25,8 +25,9 @@ struct HttpRequest {
   std::string path;    // absolute path with query: "/api/v1/namespaces/x/configmaps?limit=500"
   HttpHeaders headers;
   std::string body;
-  // The longest silence tolerated: cpprest restarts its timer whenever bytes move, so for a
-  // watch this bounds the gap between two events (or bookmarks), not the whole stream.
+  // The longest silence tolerated: each wait for the socket (connect, handshake, write, read)
+  // is bounded by it, so for a watch this bounds the gap between two events (or bookmarks),
+  // not the whole stream.
   std::chrono::milliseconds timeout{std::chrono::seconds(30)};
 };
 
@@ -94,18 +95,17 @@ class HttpTransport {
 // The user agent sent on every request that does not set its own: "whatsapp-operator/<version>".
 std::string UserAgent();
 
-// An HttpTransport over cpprestsdk for `config`: verifies the server with OpenSSL against
-// config.ca_pem (only that CA when set) unless insecure_skip_tls_verify, presents the client
-// certificate, adds the bearer token from config.token_source to every request, keeps
-// connections alive. InvalidArgument when the server URL, CA or client key cannot be used.
-Result<std::shared_ptr<HttpTransport>> NewCpprestTransport(const ClusterConfig& config);
+// An HttpTransport over POSIX sockets and OpenSSL for `config` (kube/socket_http.cpp): the
+// exchange runs on the calling thread; verifies the server against config.ca_pem (only that CA
+// when set, else the system's roots) unless insecure_skip_tls_verify, checking the name
+// config.tls_server_name or the URL's host, presents the client certificate, adds the bearer
+// token from config.token_source to every request, keeps connections alive, never follows a
+// redirect. InvalidArgument when the server URL, CA or client key cannot be used.
+Result<std::shared_ptr<HttpTransport>> NewSocketTransport(const ClusterConfig& config);
 
-// Sizes cpprestsdk's shared I/O thread pool (its default is 40 threads). Call once, before
-// any HTTP use; later calls have no effect. Nothing may block a pool thread waiting for
-// another HTTP exchange: our blocking waits run on the callers' own threads.
-void SetHttpThreads(int threads);
-// One pool thread per core, at least 2: the I/O is asynchronous, and more threads only add
-// wake-ups (on 2 cores, 40 threads made the 10k-assignment benchmark 1.75x slower than 2).
-int DefaultHttpThreads();
+// Reads `bytes` (at most 64 KiB) as the transport reads a server's answer, head and body, over a
+// socket pair, for the fuzz target and tests: the answer, or the error the transport would
+// report.
+Result<HttpResponse> ReadHttpAnswerForTesting(std::string_view bytes);
 
 }  // namespace waop::kube

@@ -1,9 +1,13 @@
 #include "tls/cpprest_call.h"
 
+#include <pplx/threadpool.h>
+
+#include <algorithm>
 #include <condition_variable>
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <thread>
 
 namespace waop::tls {
 
@@ -54,6 +58,18 @@ std::optional<CpprestAnswer> RequestWithin(http::client::http_client& client,
     return std::nullopt;
   }
   return task.get();  // rethrows cpprest's failure
+}
+
+int DefaultCpprestThreads() {
+  return std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
+}
+
+void SetCpprestThreads(int threads) {
+  if (threads < 1) return;
+  try {
+    crossplat::threadpool::initialize_with_threads(static_cast<std::size_t>(threads));
+  } catch (const std::exception&) {  // already initialised: keep the pool we have
+  }
 }
 
 }  // namespace waop::tls

@@ -15,6 +15,8 @@
 #include <optional>
 #include <string>
 
+#include "tls/cpprest_pool.h"
+
 namespace waop::tls {
 
 // cpprest client settings with cpprest's per-client `timeout` and, when given, a TLS context

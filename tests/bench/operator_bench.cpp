@@ -301,9 +301,6 @@ double RunFloor(KubeApi& api, const std::vector<FloorItem>& items, int workers) 
 }  // namespace
 
 static int RunBench(int argc, char** argv) {
-  // The floor's client gets the same I/O pool as the operator, so the ratio compares the
-  // operator's work with the writes alone, not two pool sizes.
-  waop::kube::SetHttpThreads(waop::kube::DefaultHttpThreads());
   int workers = 4;
   Plan plan{10000, 50, 50};
   for (int i = 1; i < argc; ++i) {

@@ -64,7 +64,7 @@ Result<std::unique_ptr<KubeApi>> KubeApi::FromKubeconfig(const std::string& path
   auto config = kube::LoadKubeconfig(path);
   if (!config.ok()) return config.status();
   config->user_agent = user_agent;
-  auto transport = kube::NewCpprestTransport(*config);
+  auto transport = kube::NewSocketTransport(*config);
   if (!transport.ok()) return transport.status();
   return std::unique_ptr<KubeApi>(new KubeApi(std::move(*transport)));
 }

@@ -30,7 +30,7 @@ std::unique_ptr<Client> ClientFor(const devserver::testing::Devserver& server) {
   auto config = LoadKubeconfig(server.kubeconfig());
   EXPECT_TRUE(config.ok()) << config.status().ToString();
   if (!config.ok()) return nullptr;
-  auto transport = NewCpprestTransport(*config);
+  auto transport = NewSocketTransport(*config);
   EXPECT_TRUE(transport.ok()) << transport.status().ToString();
   if (!transport.ok()) return nullptr;
   return NewRestClient(*transport);
@@ -91,7 +91,7 @@ TEST(DevserverClientTest, CrudPagingAndConflictsOverHttpsWithToken) {
   auto config = LoadKubeconfig(server.kubeconfig());
   ASSERT_TRUE(config.ok());
   config->token_source = nullptr;
-  auto transport = NewCpprestTransport(*config);
+  auto transport = NewSocketTransport(*config);
   ASSERT_TRUE(transport.ok());
   EXPECT_EQ(NewRestClient(*transport)->Get(resources::kConfigMaps, "default", "p0").status().code(),
             StatusCode::kUnauthenticated);
