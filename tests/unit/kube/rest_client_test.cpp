@@ -1,16 +1,8 @@
-#include <arpa/inet.h>
 #include <cpprest/producerconsumerstream.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <iostream>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -460,123 +452,6 @@ TEST(TransportTest, RejectsBadConfig) {
   config.server = "ftp://x";
   EXPECT_FALSE(NewSocketTransport(config).ok());
 }
-
-// The transport bounds every wait by the request's timeout: a server that answers the first
-// request and then, on the same kept-alive connection, reads the second and never answers (or
-// sends the headers and stalls in the body) must end the second request at its timeout. (cpprest's
-// client, used here before, was seen not to time out on a reused connection.)
-class SocketTransportTest : public ::testing::TestWithParam<bool /*stall_in_body*/> {};
-
-TEST_P(SocketTransportTest, SilentServerOnAReusedConnectionTimesOut) {
-  const bool stall_in_body = GetParam();
-  int listen_fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(listen_fd, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(listen_fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  ASSERT_EQ(::listen(listen_fd, 8), 0);
-  socklen_t len = sizeof(addr);
-  ::getsockname(listen_fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  const int port = ntohs(addr.sin_port);
-
-  std::atomic<bool> done{false};
-  std::atomic<int> heads{0};
-  std::atomic<int> connections{0};
-  std::thread server([&] {
-    // Answers the first request, then reads every later one and stays silent (on any
-    // connection: the test counts them).
-    std::vector<pollfd> fds = {{listen_fd, POLLIN, 0}};
-    std::map<int, std::string> buffers;
-    char chunk[4096];
-    while (!done) {
-      for (auto& f : fds) f.revents = 0;
-      if (::poll(fds.data(), fds.size(), 50) <= 0) continue;
-      if (fds[0].revents & POLLIN) {
-        const int conn = ::accept(listen_fd, nullptr, nullptr);
-        if (conn >= 0) {
-          ++connections;
-          fds.push_back({conn, POLLIN, 0});
-        }
-      }
-      for (size_t i = 1; i < fds.size(); ++i) {
-        if (!(fds[i].revents & (POLLIN | POLLHUP))) continue;
-        const int conn = fds[i].fd;
-        const ssize_t n = ::recv(conn, chunk, sizeof chunk, 0);
-        if (n <= 0) continue;
-        std::string& buffer = buffers[conn];
-        buffer.append(chunk, static_cast<size_t>(n));
-        for (auto end = buffer.find("\r\n\r\n"); end != std::string::npos;
-             end = buffer.find("\r\n\r\n")) {
-          buffer.erase(0, end + 4);
-          const int head = ++heads;
-          std::string answer;
-          if (head == 1) {
-            answer =
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-                "2\r\n\r\n{}";
-          } else if (stall_in_body) {
-            answer =
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-                "100\r\n\r\n{";
-          }
-          if (!answer.empty()) ::send(conn, answer.data(), answer.size(), MSG_NOSIGNAL);
-        }
-      }
-    }
-    for (size_t i = 1; i < fds.size(); ++i) ::close(fds[i].fd);
-  });
-
-  ClusterConfig config;
-  config.server = "http://127.0.0.1:" + std::to_string(port);
-  auto transport = NewSocketTransport(config);
-  ASSERT_TRUE(transport.ok()) << transport.status().ToString();
-  HttpRequest request;
-  request.method = "GET";
-  request.path = "/api/v1/namespaces/default/configmaps/a";
-  request.timeout = std::chrono::milliseconds(500);
-  auto first = (*transport)->Send(request);
-  ASSERT_TRUE(first.ok()) << first.status().ToString();
-  EXPECT_EQ(first->status, 200);
-
-  // The second request on the same connection; run it on a thread we can give up on.
-  struct Outcome {
-    std::mutex mu;
-    std::condition_variable cv;
-    bool finished = false;
-    Status status;
-  };
-  auto outcome = std::make_shared<Outcome>();
-  const auto start = std::chrono::steady_clock::now();
-  std::thread([t = *transport, request, outcome] {
-    auto r = t->Send(request);
-    std::lock_guard lock(outcome->mu);
-    outcome->finished = true;
-    outcome->status = r.ok() ? Status::Ok() : r.status();
-    outcome->cv.notify_all();
-  }).detach();
-  bool finished = false;
-  Status status;
-  {
-    std::unique_lock lock(outcome->mu);
-    finished =
-        outcome->cv.wait_for(lock, std::chrono::seconds(10), [&] { return outcome->finished; });
-    status = outcome->status;
-  }
-  const auto took = std::chrono::steady_clock::now() - start;
-  done = true;
-  server.join();
-  ::close(listen_fd);
-  ASSERT_TRUE(finished) << "the request hung on the silent keep-alive connection";
-  // The second request went on the first one's kept-alive connection, and only once: a timeout
-  // is not retried.
-  EXPECT_EQ(heads.load(), 2);
-  EXPECT_EQ(connections.load(), 1);
-  EXPECT_EQ(status.code(), StatusCode::kDeadlineExceeded) << status.ToString();
-  EXPECT_LT(took, std::chrono::seconds(3));
-}
-
-INSTANTIATE_TEST_SUITE_P(SilentOrStalled, SocketTransportTest, ::testing::Bool());
 
 }  // namespace
 }  // namespace waop::kube

@@ -10,8 +10,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -238,6 +240,49 @@ INSTANTIATE_TEST_SUITE_P(
                       "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcdef",
                       "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n",
                       "HTTP/1.1 200 OK\r\nContent-Le"));
+
+// Every wait is bounded by the request's timeout: a server that answers the first request and
+// then, on the same kept-alive connection, reads the second and never answers (or sends the
+// head and stalls in the body) ends the second request at its timeout, without a retry.
+// (cpprest's client, used before, was seen not to time out on a reused connection.)
+class SilentServerTest : public ::testing::TestWithParam<bool /*stall_in_body*/> {};
+
+TEST_P(SilentServerTest, ARequestOnAReusedConnectionTimesOut) {
+  std::vector<ScriptedServer::Reply> replies = {{kOk}};
+  if (GetParam()) replies.push_back({"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"});
+  ScriptedServer server(replies);
+  auto transport = Transport(server.url());
+  HttpRequest request = Get();
+  request.timeout = std::chrono::milliseconds(500);
+  ASSERT_TRUE(transport->Send(request).ok());
+
+  // On a thread the test can give up on, so a hang fails the test instead of blocking it.
+  struct Outcome {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool finished = false;
+    Status status;
+  };
+  auto outcome = std::make_shared<Outcome>();
+  const auto start = std::chrono::steady_clock::now();
+  std::thread([transport, request, outcome] {
+    auto result = transport->Send(request);
+    std::lock_guard lock(outcome->mu);
+    outcome->finished = true;
+    outcome->status = result.ok() ? Status::Ok() : result.status();
+    outcome->cv.notify_all();
+  }).detach();
+  std::unique_lock lock(outcome->mu);
+  ASSERT_TRUE(outcome->cv.wait_for(lock, std::chrono::seconds(10), [&] {
+    return outcome->finished;
+  })) << "the request hung on the silent keep-alive connection";
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+  EXPECT_EQ(outcome->status.code(), StatusCode::kDeadlineExceeded) << outcome->status.ToString();
+  EXPECT_EQ(server.requests().size(), 2u);
+  EXPECT_EQ(server.connections(), 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(SilentOrStalled, SilentServerTest, ::testing::Bool());
 
 // The reader the fuzz target drives (fuzz/http_answer.cpp) is the transport's own.
 TEST(SocketTransportTest, TheAnswerReaderForFuzzingIsTheTransportsOwn) {
