@@ -115,6 +115,7 @@ class [[nodiscard]] Result {
     if (!waop_status_.ok()) return waop_status_; \
   } while (0)
 
+// NOLINTBEGIN(bugprone-macro-parentheses): `lhs` is a declaration, it cannot be parenthesised.
 // Declares `lhs` from a Result-valued `expr`, or returns its Status from the enclosing function:
 // WAOP_ASSIGN_OR_RETURN(auto conn, Connect(...));
 #define WAOP_ASSIGN_OR_RETURN(lhs, expr) \
@@ -125,3 +126,4 @@ class [[nodiscard]] Result {
   lhs = std::move(*tmp)
 #define WAOP_STATUS_CONCAT_(a, b) WAOP_STATUS_CONCAT_INNER_(a, b)
 #define WAOP_STATUS_CONCAT_INNER_(a, b) a##b
+// NOLINTEND(bugprone-macro-parentheses)

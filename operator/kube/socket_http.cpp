@@ -32,6 +32,7 @@
 #include <charconv>
 #include <cstring>
 #include <mutex>
+#include <system_error>
 #include <vector>
 
 #include "kube/http.h"
@@ -44,16 +45,17 @@ using std::chrono::milliseconds;
 
 // Bounds on what a server may send us: a response head, a chunk-size line, a whole non-watch
 // body (the largest list page of 500 objects is a few MB), and a streamed error body.
-constexpr std::size_t kMaxHeadBytes = 1 << 20;
+constexpr std::size_t kMaxHeadBytes = std::size_t{1} << 20;
 constexpr std::size_t kMaxChunkLineBytes = 4096;
 constexpr std::size_t kMaxBodyBytes = std::size_t{1} << 30;
-constexpr std::size_t kMaxErrorBodyBytes = 1 << 20;
-constexpr std::size_t kReadBytes = 64 * 1024;
+constexpr std::size_t kMaxErrorBodyBytes = std::size_t{1} << 20;
+constexpr std::size_t kReadBytes = std::size_t{64} * 1024;
 // Idle connections kept, and for how long (client-go: 90 s).
 constexpr std::size_t kMaxIdle = 64;
 constexpr auto kIdleFor = std::chrono::seconds(90);
 
-std::string ErrnoText(int err) { return std::strerror(err); }
+// strerror is not thread-safe; the system_category message is.
+std::string ErrnoText(int err) { return std::system_category().message(err); }
 
 // The first OpenSSL error of this thread, as text, and the queue cleared.
 std::string OpenSslError() {
