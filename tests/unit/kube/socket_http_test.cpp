@@ -4,6 +4,8 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -20,6 +22,7 @@
 #include <vector>
 
 #include "kube/http.h"
+#include "tls/certs.h"
 
 namespace waop::kube {
 namespace {
@@ -283,6 +286,73 @@ TEST_P(SilentServerTest, ARequestOnAReusedConnectionTimesOut) {
 }
 
 INSTANTIATE_TEST_SUITE_P(SilentOrStalled, SilentServerTest, ::testing::Bool());
+
+// A TLS server that closes the connection while the client is still writing a large body must
+// give an error, not a SIGPIPE: OpenSSL's own socket BIO writes with write(), and the process
+// (this test binary, or the operator, which does not ignore SIGPIPE) would be killed.
+TEST(SocketTransportTest, AServerClosingDuringATlsWriteIsAnErrorNotASignal) {
+  auto ca = tls::GenerateCa("pipe-test-ca", std::chrono::hours(1));
+  ASSERT_TRUE(ca.ok());
+  auto serving =
+      tls::IssueServingCert(*ca, "pipe", {"localhost"}, {"127.0.0.1"}, std::chrono::hours(1));
+  ASSERT_TRUE(serving.ok());
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_server_method()),
+                                                        &SSL_CTX_free);
+  std::unique_ptr<BIO, decltype(&BIO_free)> cert_bio(
+      BIO_new_mem_buf(serving->cert_pem.data(), static_cast<int>(serving->cert_pem.size())),
+      &BIO_free);
+  std::unique_ptr<BIO, decltype(&BIO_free)> key_bio(
+      BIO_new_mem_buf(serving->key_pem.data(), static_cast<int>(serving->key_pem.size())),
+      &BIO_free);
+  X509* cert = PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr);
+  EVP_PKEY* key = PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr);
+  ASSERT_TRUE(cert != nullptr && key != nullptr);
+  ASSERT_EQ(SSL_CTX_use_certificate(ctx.get(), cert), 1);
+  ASSERT_EQ(SSL_CTX_use_PrivateKey(ctx.get(), key), 1);
+  X509_free(cert);
+  EVP_PKEY_free(key);
+
+  const int listen_fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(listen_fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  ::listen(listen_fd, 1);
+  socklen_t len = sizeof(addr);
+  ::getsockname(listen_fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  std::thread server([&] {
+    pollfd p{listen_fd, POLLIN, 0};
+    if (::poll(&p, 1, 10000) <= 0) return;
+    const int conn = ::accept(listen_fd, nullptr, nullptr);
+    SSL* ssl = SSL_new(ctx.get());
+    SSL_set_fd(ssl, conn);
+    if (SSL_accept(ssl) == 1) {
+      char buf[4096];
+      SSL_read(ssl, buf, sizeof buf);  // the start of the request, then hang up on it
+    }
+    // A FIN first, then a reset: the client's next write then fails with EPIPE, the error
+    // that raises SIGPIPE (a reset alone gives ECONNRESET, which does not).
+    ::shutdown(conn, SHUT_WR);
+    const linger reset{1, 0};
+    ::setsockopt(conn, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    SSL_free(ssl);
+    ::close(conn);
+  });
+
+  ClusterConfig config;
+  config.server = "https://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  config.ca_pem = ca->cert_pem;
+  auto transport = NewSocketTransport(config);
+  ASSERT_TRUE(transport.ok()) << transport.status().ToString();
+  HttpRequest request = Get();
+  request.method = "PUT";
+  request.body = std::string(std::size_t{32} << 20, 'x');
+  auto result = (*transport)->Send(request);
+  server.join();
+  ::close(listen_fd);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), StatusCode::kUnavailable) << result.status().ToString();
+}
 
 // The reader the fuzz target drives (fuzz/http_answer.cpp) is the transport's own.
 TEST(SocketTransportTest, TheAnswerReaderForFuzzingIsTheTransportsOwn) {
