@@ -37,6 +37,9 @@ struct HttpResponse {
   std::string body;
 };
 
+// ASCII case-insensitive equality (header names, tokens, URL schemes).
+bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+
 // Case-insensitive header lookup; nullopt when absent.
 std::optional<std::string> FindHeader(const HttpHeaders& headers, std::string_view name);
 

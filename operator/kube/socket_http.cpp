@@ -67,13 +67,6 @@ std::string OpenSslError() {
   return text;
 }
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
 bool ContainsTokenIgnoreCase(std::string_view list, std::string_view token) {
   while (!list.empty()) {
     const auto comma = list.find(',');

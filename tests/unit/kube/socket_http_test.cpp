@@ -27,6 +27,20 @@
 namespace waop::kube {
 namespace {
 
+// A socket listening on 127.0.0.1 at a port the kernel picks; sets *port.
+int ListenOnLoopback(int* port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  ::listen(fd, 8);
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  *port = ntohs(addr.sin_port);
+  return fd;
+}
+
 // Reads requests (head and Content-Length body) on any number of connections and answers each
 // with the next scripted reply. A reply may close the connection after it; an empty reply
 // sends nothing. With no reply left the server stays silent.
@@ -39,15 +53,7 @@ class ScriptedServer {
   };
 
   explicit ScriptedServer(std::vector<Reply> replies) : replies_(replies.begin(), replies.end()) {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    ::listen(listen_fd_, 8);
-    socklen_t len = sizeof(addr);
-    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
+    listen_fd_ = ListenOnLoopback(&port_);
     thread_ = std::thread([this] { Serve(); });
   }
   ~ScriptedServer() {
@@ -312,14 +318,8 @@ TEST(SocketTransportTest, AServerClosingDuringATlsWriteIsAnErrorNotASignal) {
   X509_free(cert);
   EVP_PKEY_free(key);
 
-  const int listen_fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(listen_fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  ::listen(listen_fd, 1);
-  socklen_t len = sizeof(addr);
-  ::getsockname(listen_fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  int port = 0;
+  const int listen_fd = ListenOnLoopback(&port);
   std::thread server([&] {
     pollfd p{listen_fd, POLLIN, 0};
     if (::poll(&p, 1, 10000) <= 0) return;
@@ -340,7 +340,7 @@ TEST(SocketTransportTest, AServerClosingDuringATlsWriteIsAnErrorNotASignal) {
   });
 
   ClusterConfig config;
-  config.server = "https://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  config.server = "https://127.0.0.1:" + std::to_string(port);
   config.ca_pem = ca->cert_pem;
   auto transport = NewSocketTransport(config);
   ASSERT_TRUE(transport.ok()) << transport.status().ToString();
