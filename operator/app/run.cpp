@@ -192,7 +192,10 @@ int Run(const Options& o, server::SignalHandler& signals) {
   assignments.AddEventHandler(
       {[&](const kube::ObjectPtr& obj) {
          ready_reasons.Added(*obj);
-         enqueue(reconciler.RequestsForAssignmentChange(nullptr, obj.get()));
+         // Until the first list is in the cache, every assignment it holds is woken anyway.
+         enqueue(assignments.HasSynced()
+                     ? reconciler.RequestsForAssignmentChange(nullptr, obj.get())
+                     : reconciler.RequestsForListedAssignment(*obj));
        },
        [&](const kube::ObjectPtr& old_obj, const kube::ObjectPtr& new_obj) {
          ready_reasons.Updated(*old_obj, *new_obj);

@@ -651,6 +651,13 @@ std::vector<Request> AssignmentReconciler::RequestsForAssignmentChange(
   return out;
 }
 
+std::vector<Request> AssignmentReconciler::RequestsForListedAssignment(const nlohmann::json& obj) {
+  std::vector<Request> out = {
+      Request::Assignment(kube::ObjectNamespace(obj), kube::ObjectName(obj))};
+  if (auto claim = core::ClaimOf(obj)) out.push_back(Request::PhoneNumber(claim->phone_number_id));
+  return out;
+}
+
 std::optional<Request> AssignmentReconciler::OwnerOfConfigMap(const nlohmann::json& config_map) {
   const nlohmann::json* meta = JsonObject(config_map, "metadata");
   if (meta == nullptr) return std::nullopt;

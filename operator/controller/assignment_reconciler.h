@@ -81,6 +81,13 @@ class AssignmentReconciler {
   // of our own status write wakes nothing (unless a reconcile waited for it).
   std::vector<Request> RequestsForAssignmentChange(const nlohmann::json* old_obj,
                                                    const nlohmann::json* new_obj);
+  // The requests an assignment seen in the cache's first list must wake: itself and the
+  // inventory key of its number. The first list wakes every assignment it holds, so the
+  // components RequestsForAssignmentChange would resolve for each add are already woken by the
+  // adds of their members; together both give the same requests, without walking a component
+  // per assignment (at 10,000 assignments a fifth of the first list's cost). Only for the
+  // first list: a relist wakes just what changed.
+  std::vector<Request> RequestsForListedAssignment(const nlohmann::json& obj);
   // The owning assignment of a settings ConfigMap, or nullopt when it has none.
   static std::optional<Request> OwnerOfConfigMap(const nlohmann::json& config_map);
   // A settings ConfigMap was deleted: forgets our writes of it and returns its owner (nullopt
