@@ -6,9 +6,14 @@
 // CPU while idle afterwards (should be 0), and the floor: a plain client doing the same writes with
 // the same concurrency.
 //
-// Usage: operator_bench [--workers N] [--assignments N]
+// Usage: operator_bench [--workers N] [--assignments N] [--pin]
+// --pin runs kube-devserver on CPU 0 and the operator and the floor's client on the other CPUs,
+// as an API server runs on machines of its own: the ratio then compares the server's work in
+// both runs rather than how two processes share cores.
 // Exits non-zero only when it cannot run or the end state is wrong (not every assignment
 // converged within 300 s, wrong outcomes, failed floor writes), never on a missed target.
+#include <dirent.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
 
@@ -96,6 +101,39 @@ struct BenchFailure : std::runtime_error {
 };
 
 [[noreturn]] void Fail(const std::string& what) { throw BenchFailure(what); }
+
+// For --pin: moves every thread of `pid` to `cpus` (threads it starts later inherit it).
+void PinProcess(pid_t pid, const cpu_set_t& cpus) {
+  const std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) Fail("--pin: cannot read " + dir);
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    if (sched_setaffinity(std::atoi(e->d_name), sizeof cpus, &cpus) != 0) {
+      closedir(d);
+      Fail("--pin: sched_setaffinity failed for thread " + std::string(e->d_name));
+    }
+  }
+  closedir(d);
+}
+
+// For --pin: CPU 0 for the server, the others for this process (and so for the operator it
+// starts and the floor's client).
+struct Pinning {
+  cpu_set_t server;
+  cpu_set_t rest;
+};
+Pinning PinThisProcess() {
+  const long n = sysconf(_SC_NPROCESSORS_ONLN);
+  if (n < 2) Fail("--pin needs at least 2 CPUs");
+  Pinning p;
+  CPU_ZERO(&p.server);
+  CPU_ZERO(&p.rest);
+  CPU_SET(0, &p.server);
+  for (long i = 1; i < n; ++i) CPU_SET(static_cast<int>(i), &p.rest);
+  if (sched_setaffinity(0, sizeof p.rest, &p.rest) != 0) Fail("--pin: sched_setaffinity failed");
+  return p;
+}
 
 // Polls until every assignment converged; returns the seconds from `start` to the census that
 // confirmed it. The cheap /debug/requests count of status writes gates the (larger) paged
@@ -303,15 +341,18 @@ double RunFloor(KubeApi& api, const std::vector<FloorItem>& items, int workers) 
 static int RunBench(int argc, char** argv) {
   int workers = 4;
   Plan plan{10000, 50, 50};
+  std::optional<Pinning> pinning;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--workers" && i + 1 < argc) {
       workers = std::atoi(argv[++i]);
+    } else if (a == "--pin") {
+      pinning = PinThisProcess();
     } else if (a == "--assignments" && i + 1 < argc) {
       plan.total = std::atoi(argv[++i]);
       plan.duplicate_phones = plan.duplicate_tenants = plan.total / 200;
     } else {
-      Fail("usage: operator_bench [--workers N] [--assignments N]; unknown argument " + a);
+      Fail("usage: operator_bench [--workers N] [--assignments N] [--pin]; unknown argument " + a);
     }
   }
   if (workers < 1 || plan.total < 10) Fail("--workers must be >= 1 and --assignments >= 10");
@@ -324,6 +365,11 @@ static int RunBench(int argc, char** argv) {
       "duplicate tenants) in %d namespaces, %d workers\n",
       plan.total, plan.Bound(), plan.duplicate_phones, plan.duplicate_tenants, kNamespaces,
       workers);
+  if (pinning) {
+    std::printf(
+        "  pinned: kube-devserver on CPU 0; the operator and the floor's client on CPUs 1 to %ld\n",
+        sysconf(_SC_NPROCESSORS_ONLN) - 1);
+  }
   std::fflush(stdout);
 
   double converge_s = 0;
@@ -333,6 +379,7 @@ static int RunBench(int argc, char** argv) {
     auto load_start = SteadyClock::now();
     TlsDevserver devserver({"--load", load_file}, seconds(180));
     if (!devserver.ok()) Fail("kube-devserver did not start:\n" + devserver.Log());
+    if (pinning) PinProcess(devserver.process().pid(), pinning->server);
     std::printf("  devserver loaded in %.1f s\n", SecondsSince(load_start));
     auto api_or = KubeApi::FromKubeconfig(devserver.kubeconfig());
     if (!api_or.ok()) Fail(api_or.status().message());
@@ -431,6 +478,7 @@ static int RunBench(int argc, char** argv) {
   // with the same file, so the store starts in the same state.
   TlsDevserver devserver({"--load", load_file}, seconds(180));
   if (!devserver.ok()) Fail("kube-devserver (floor) did not start:\n" + devserver.Log());
+  if (pinning) PinProcess(devserver.process().pid(), pinning->server);
   auto api_or = KubeApi::FromKubeconfig(devserver.kubeconfig());
   if (!api_or.ok()) Fail(api_or.status().message());
   std::vector<FloorItem> items = PlanFloor(**api_or);
