@@ -299,6 +299,47 @@ TEST(TenantE2eTest, OutageSurvivedWithExactEndStateAndBoundedCalls) {
   ExpectNoSecrets("the operator's logs", op->Logs());
 }
 
+// --tenant-prune, end to end: a row holding a number no bound assignment gives its tenant is
+// unassigned (one DELETE), while the bound tenant's row and a row without a number are left as
+// they are, and nothing more is written once the rows are in order.
+TEST(TenantE2eTest, PruneUnassignsOnlyRowsNoAssignmentGives) {
+  Fixture f(
+      "tenants:\n"
+      "  - {tenant_id: t-1}\n"
+      "  - {tenant_id: t-ghost, tenant_name: Ghost, phone_number_id: \"100000000000049\",\n"
+      "     display_phone_number: \"+34 600 000 049\"}\n"
+      "  - {tenant_id: t-empty, tenant_name: Empty}\n");
+  ASSERT_TRUE(f.tenants.ok()) << f.tenants.process().Stderr();
+  ASSERT_TRUE(f.cluster.ok());
+  ASSERT_EQ(f.cluster.Kubectl({"create", "namespace", "bakery"}).exit_code, 0);
+  f.Apply(Assignment("one", "t-1", "100000000000041"));
+  std::vector<std::string> flags = f.SinkFlags("1s");
+  flags.push_back("--tenant-prune");
+  auto op = f.Start(flags);
+  ASSERT_TRUE(op->ok());
+  ASSERT_TRUE(op->WaitReady(120s)) << "operator never ready";
+  ASSERT_TRUE(WaitFor([&] { return f.Phone("t-1") == "100000000000041"; }, 30s, 100ms));
+  ASSERT_TRUE(WaitFor([&] { return f.Phone("t-ghost").empty(); }, 30s, 100ms))
+      << "the unexpected row was not pruned";
+  EXPECT_EQ(f.Reason("one"), "Bound");
+  EXPECT_EQ(f.Calls("unassign"), 1);
+  EXPECT_EQ(f.Calls("assign"), 1);
+  EXPECT_EQ(f.tenants.Row("t-empty").value("tenant_name", ""), "Empty");
+  EXPECT_EQ(f.Phone("t-empty"), "");
+
+  // At rest: listings only.
+  f.tenants.ResetRequests();
+  ASSERT_TRUE(WaitFor([&] { return f.Calls("list") >= 2; }, 30s, 100ms));
+  EXPECT_EQ(f.Calls("assign") + f.Calls("unassign"), 0);
+  EXPECT_EQ(f.Phone("t-1"), "100000000000041");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return op->Metrics().body.find("whatsapp_operator_tenant_rows{state=\"unexpected\"} 0") !=
+               std::string::npos;
+      },
+      30s, 200ms));
+}
+
 TEST(TenantE2eTest, SinkTurnedOffRemovesFinalizers) {
   Fixture f("tenants:\n  - {tenant_id: t-1}\n  - {tenant_id: t-2}\n");
   ASSERT_TRUE(f.tenants.ok() && f.cluster.ok());
