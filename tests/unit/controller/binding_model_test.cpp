@@ -2,7 +2,8 @@
 // work queue and several workers: seeded random histories of creates, number and tenant
 // changes, invalid specs and deletes, in several namespaces and with equal creation seconds, run
 // against an in-memory API server (FakeClient) whose watch events reach the reconciler's cache
-// late, twice, or out of order across objects, with injected write failures. At rest, every
+// late, twice, or out of order across objects, with injected write failures and operator
+// restarts (a new cache from a first list, no memory of earlier writes). At rest, every
 // status and settings ConfigMap must equal a from-scratch resolution of the assignments that
 // exist, and no phone number or tenant may be in two ConfigMaps.
 //
@@ -49,7 +50,7 @@ constexpr int kDefaultHistories = 2000;
 
 // One step of a history.
 struct Op {
-  enum class Kind { kCreate, kSetPhone, kSetTenant, kInvalidate, kDelete, kTick, kFault };
+  enum class Kind { kCreate, kSetPhone, kSetTenant, kInvalidate, kDelete, kTick, kFault, kRestart };
   Kind kind = Kind::kCreate;
   std::string ns;
   std::string name;
@@ -72,6 +73,8 @@ struct Op {
         return "clock +1s";
       case Kind::kFault:
         return "fault: next " + value + " fails";
+      case Kind::kRestart:
+        return "operator restart (events not yet delivered are lost; the first list follows)";
     }
     return "?";
   }
@@ -104,8 +107,10 @@ std::vector<Op> GenerateHistory(uint64_t seed) {
       op.kind = Op::Kind::kInvalidate;
     } else if (r < 85) {
       op.kind = Op::Kind::kDelete;
-    } else if (r < 93) {
+    } else if (r < 90) {
       op.kind = Op::Kind::kTick;
+    } else if (r < 93) {
+      op.kind = Op::Kind::kRestart;
     } else {
       op.kind = Op::Kind::kFault;
       static const char* kFaults[] = {"status-conflict", "status-500", "configmap-create-500",
@@ -152,6 +157,11 @@ class LaggyView final : public ClusterView {
     }
     return old;
   }
+  void Clear() {
+    std::lock_guard lock(mu_);
+    assignments_.clear();
+    config_maps_.clear();
+  }
   std::map<std::string, ObjectPtr> Snapshot(bool config_map) const {
     std::lock_guard lock(mu_);
     return config_map ? config_maps_ : assignments_;
@@ -188,19 +198,12 @@ class ModelRun {
 
   // Empty when the outcome at rest is right; otherwise what is wrong.
   std::string Run() {
-    events_ = std::make_unique<EventRecorder>(api_, RealClock::Get(), "whatsapp-operator", "t");
-    reconciler_ = std::make_unique<AssignmentReconciler>(view_, api_, *events_, RealClock::Get());
-    queue_ = std::make_unique<WorkQueue>(
-        RealClock::Get(), std::make_unique<ItemExponentialRateLimiter>(
-                              std::chrono::microseconds(200), std::chrono::milliseconds(5)));
-    workers_ = std::make_unique<Controller>("model", *queue_, RealClock::Get());
-    StartWatch(false);
-    StartWatch(true);
-    Status s = workers_->RunWorkers(
-        3, [this](const std::string& key) { return reconciler_->Reconcile(*Request::Parse(key)); });
-    if (!s.ok()) return "workers: " + s.message();
-
+    if (std::string s = StartOperator(); !s.empty()) return s;
     for (const Op& op : ops_) {
+      if (op.kind == Op::Kind::kRestart) {
+        if (std::string s = Restart(); !s.empty()) return s;
+        continue;
+      }
       Apply(op);
       const int deliveries = static_cast<int>(rng_() % 4);
       for (int i = 0; i < deliveries; ++i) DeliverOne();
@@ -218,6 +221,55 @@ class ModelRun {
     kube::WatchEventType type;
     std::shared_ptr<const json> object;
   };
+
+  // A new operator process: an empty cache, no memory of earlier writes, a new queue. Its
+  // informers list first (the whole list into the cache, then the handlers run.cpp registers for
+  // a first list), then watch from the list's resourceVersion; workers start once that is done.
+  std::string StartOperator() {
+    events_ = std::make_unique<EventRecorder>(api_, RealClock::Get(), "whatsapp-operator", "t");
+    reconciler_ = std::make_unique<AssignmentReconciler>(view_, api_, *events_, RealClock::Get());
+    queue_ = std::make_unique<WorkQueue>(
+        RealClock::Get(), std::make_unique<ItemExponentialRateLimiter>(
+                              std::chrono::microseconds(200), std::chrono::milliseconds(5)));
+    workers_ = std::make_unique<Controller>("model", *queue_, RealClock::Get());
+    std::vector<std::pair<bool, ObjectPtr>> listed;
+    for (bool config_map : {false, true}) {
+      for (auto& o : api_.Objects(config_map ? res::kConfigMaps : res::kWhatsAppAssignments)) {
+        if (config_map && !o["metadata"]["labels"].contains(core::kManagedByLabel)) continue;
+        std::string key = kube::ObjectKey(o);
+        auto obj = std::make_shared<const json>(std::move(o));
+        view_.Put(config_map, key, obj);
+        listed.emplace_back(config_map, std::move(obj));
+      }
+    }
+    for (const auto& [config_map, obj] : listed) {
+      for (const auto& r : config_map ? reconciler_->RequestsForConfigMap(*obj)
+                                      : reconciler_->RequestsForListedAssignment(*obj)) {
+        queue_->Add(r.Key());
+      }
+    }
+    StartWatch(false);
+    StartWatch(true);
+    Status s = workers_->RunWorkers(
+        3, [this](const std::string& key) { return reconciler_->Reconcile(*Request::Parse(key)); });
+    return s.ok() ? "" : "workers: " + s.message();
+  }
+
+  // Stops the operator where it is (the write a worker is in finishes) and starts a new one.
+  std::string Restart() {
+    Stop();
+    {
+      std::lock_guard lock(mu_);
+      pending_.clear();
+      bookmark_a_ = bookmark_cm_ = 0;
+    }
+    workers_.reset();
+    queue_.reset();
+    reconciler_.reset();
+    events_.reset();
+    view_.Clear();
+    return StartOperator();
+  }
 
   void StartWatch(bool config_map) {
     kube::WatchOptions options;
@@ -255,6 +307,7 @@ class ModelRun {
       if (t.joinable()) t.join();
     }
     readers_.clear();
+    streams_.clear();
   }
 
   json Assignment(const Op& op) const {
@@ -299,6 +352,8 @@ class ModelRun {
       case Op::Kind::kTick:
         api_clock_.Advance(std::chrono::seconds(1));
         return;
+      case Op::Kind::kRestart:
+        return;  // Run restarts the operator itself
       case Op::Kind::kFault:
         if (op.value == "status-conflict") {
           api_.InjectError("update", res::kWhatsAppAssignments, Status::Conflict("injected"), 1,
@@ -509,14 +564,15 @@ class ModelRun {
     if (!err.str().empty()) {
       err << "assignments at rest (key rv created phone tenant reason):\n";
       for (const json& o : objects) {
-        auto ready =
-            std::find_if(o["status"]["conditions"].begin(), o["status"]["conditions"].end(),
-                         [](const json& c) { return c.value("type", "") == "Ready"; });
+        // An assignment never reconciled has no status: nothing here may assume one.
+        const json conditions =
+            o.value("status", json::object()).value("conditions", json::array());
+        auto ready = std::find_if(conditions.begin(), conditions.end(),
+                                  [](const json& c) { return c.value("type", "") == "Ready"; });
         err << "  " << kube::ObjectKey(o) << " " << Rv(o) << " "
             << o["metadata"].value("creationTimestamp", "") << " "
             << o["spec"].value("phoneNumberId", "") << " " << o["spec"].value("tenantId", "") << " "
-            << (ready == o["status"]["conditions"].end() ? "-" : ready->value("reason", ""))
-            << "\n";
+            << (ready == conditions.end() ? "-" : ready->value("reason", "")) << "\n";
       }
     }
     return err.str();
