@@ -69,6 +69,16 @@ Result<std::unique_ptr<KubeApi>> KubeApi::FromKubeconfig(const std::string& path
   return std::unique_ptr<KubeApi>(new KubeApi(std::move(*transport)));
 }
 
+Result<kube::StreamResponse> KubeApi::Stream(const std::string& path) {
+  kube::HttpRequest request;
+  request.method = "GET";
+  request.path = path;
+  request.headers.emplace_back("Accept", "application/json");
+  request.headers.emplace_back("User-Agent", "waop-test-client/1");
+  request.timeout = std::chrono::seconds(60);
+  return transport_->Stream(request);
+}
+
 Result<kube::HttpResponse> KubeApi::Send(const std::string& method, const std::string& path,
                                          const std::string& body, const std::string& content_type) {
   kube::HttpRequest request;

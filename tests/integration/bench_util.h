@@ -56,6 +56,8 @@ class KubeApi {
   Result<kube::HttpResponse> Send(const std::string& method, const std::string& path,
                                   const std::string& body = "",
                                   const std::string& content_type = "application/json");
+  // GET `path` as a stream of lines (a watch); fails only when no response arrived.
+  Result<kube::StreamResponse> Stream(const std::string& path);
   // GET `path` and parse JSON; fails on a transport error, a non-200 status (with the body
   // in the message) or a body that is not JSON.
   Result<nlohmann::json> GetJson(const std::string& path);
