@@ -1,4 +1,4 @@
-// An API server's answer as the Kubernetes transport reads it (operator/kube/socket_http.cpp):
+// An API server's answer as the Kubernetes transport reads it (operator/kube/http_connection.cpp):
 // status line, headers, then a Content-Length, chunked or read-to-close body. Any bytes give an
 // answer or an error, never a crash, a hang or a body longer than what was sent.
 #include <cstddef>
