@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 
+#include "common/proxy.h"
 #include "core/tenant.h"
 #include "meta/credentials.h"
 #include "meta/credentials_dir.h"
@@ -99,6 +100,9 @@ int RunExport(const std::vector<std::string>& args) {
   to.base_url = url;
   to.token = [token] { return token; };
   to.user_agent = "whatsapp-operator-export";
+  auto proxy = ProxyFor(ProxySettings::FromEnvironment(), url);
+  if (!proxy.ok()) return Usage("tenant service: " + proxy.status().message());
+  to.proxy = std::move(*proxy);
   auto client = tenant::NewTenantServiceClient(std::move(to));
   if (!client.ok()) return Usage(client.status().message());
   auto rows = (*client)->ListTenants();

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <random>
 
+#include "app/proxy_wiring.h"
 #include "common/logging.h"
 #include "meta/graph_backoff.h"
 #include "meta/graph_client.h"
@@ -97,6 +98,9 @@ Result<std::unique_ptr<MetaParts>> MetaParts::SetUp(
   meta::GraphClientOptions go;
   go.base_url = o.graph_api_url;
   go.ca_file = o.graph_ca_file;
+  auto proxy = ProxyFromEnvironment("Graph API", o.graph_api_url);
+  if (!proxy.ok()) return proxy.status();
+  go.proxy = std::move(*proxy);
   go.on_request = [family = *requests](const Status& s) {
     family->WithLabels({OutcomeLabel(s)}).Inc();
   };

@@ -5,6 +5,7 @@
 #include <mutex>
 #include <thread>
 
+#include "app/proxy_wiring.h"
 #include "common/logging.h"
 
 namespace waop::app {
@@ -165,6 +166,9 @@ Result<std::unique_ptr<TenantParts>> TenantParts::Create(const Options& o,
 
   tenant::TenantClientOptions to;
   to.base_url = o.tenant_service_url;
+  auto proxy = ProxyFromEnvironment("tenant service", o.tenant_service_url);
+  if (!proxy.ok()) return proxy.status();
+  to.proxy = std::move(*proxy);
   to.token = [raw = p.get()]() -> std::string {
     const meta::CredentialsSource* c = raw->credentials_.load();
     return c == nullptr ? std::string() : c->Current()->Get(meta::kTenantServiceTokenKey);

@@ -69,7 +69,7 @@ class CpprestGraphClient final : public GraphClient {
                      std::optional<tls::SslContextCallback> ssl)
       : options_(std::move(options)),
         base_(std::move(base)),
-        client_(base_, tls::ClientConfig(options_.timeout, ssl ? *ssl : nullptr)) {
+        client_(base_, tls::ClientConfig(options_.timeout, ssl ? *ssl : nullptr, options_.proxy)) {
     base_path_ = base_.path();
     while (!base_path_.empty() && base_path_.back() == '/') base_path_.pop_back();
   }

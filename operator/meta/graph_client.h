@@ -12,8 +12,10 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "common/proxy.h"
 #include "common/status.h"
 #include "meta/graph.h"
 
@@ -29,6 +31,8 @@ struct GraphClientOptions {
   int page_limit = 100;  // the `limit` asked for (Meta's maximum)
   int max_pages = 1000;  // a listing needing more pages is an error (guards against loops)
   std::string user_agent = "whatsapp-operator";
+  // The proxy requests go through (common/proxy.h's ProxyFor); nullopt = direct.
+  std::optional<Proxy> proxy;
   // Called after every HTTP request with its outcome (Ok or the classified error), e.g. for
   // the "Graph requests by outcome" metric. Must be thread-safe and must not block.
   std::function<void(const Status&)> on_request;

@@ -32,7 +32,7 @@ class CpprestTenantClient final : public TenantServiceClient {
   CpprestTenantClient(TenantClientOptions options, const web::uri& base,
                       std::optional<tls::SslContextCallback> ssl)
       : options_(std::move(options)),
-        client_(base, tls::ClientConfig(options_.timeout, ssl ? *ssl : nullptr)) {
+        client_(base, tls::ClientConfig(options_.timeout, ssl ? *ssl : nullptr, options_.proxy)) {
     base_path_ = base.path();
     while (!base_path_.empty() && base_path_.back() == '/') base_path_.pop_back();
   }

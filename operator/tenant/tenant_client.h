@@ -21,10 +21,12 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/proxy.h"
 #include "common/status.h"
 #include "core/tenant.h"
 
@@ -52,6 +54,8 @@ struct TenantClientOptions {
   std::chrono::milliseconds timeout = std::chrono::seconds(10);  // per request, body included
   std::string ca_file;  // PEM bundle trusted for https instead of the system roots
   std::string user_agent = "whatsapp-operator";
+  // The proxy requests go through (common/proxy.h's ProxyFor); nullopt = direct.
+  std::optional<Proxy> proxy;
   // Called after every request; must be thread-safe and must not block.
   TenantRequestCallback on_request;
 };

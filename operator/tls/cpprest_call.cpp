@@ -14,12 +14,18 @@ namespace waop::tls {
 namespace http = web::http;
 
 http::client::http_client_config ClientConfig(
-    std::chrono::milliseconds timeout,
-    std::function<void(boost::asio::ssl::context&)> ssl_context) {
+    std::chrono::milliseconds timeout, std::function<void(boost::asio::ssl::context&)> ssl_context,
+    const std::optional<Proxy>& proxy) {
   http::client::http_client_config cfg;
   cfg.set_timeout(std::chrono::duration_cast<std::chrono::microseconds>(timeout));
   cfg.set_max_redirects(0);
   if (ssl_context) cfg.set_ssl_context_callback(std::move(ssl_context));
+  if (proxy) {
+    web::web_proxy p{web::uri(proxy->url)};
+    if (!proxy->username.empty())
+      p.set_credentials(web::credentials(proxy->username, proxy->password));
+    cfg.set_proxy(std::move(p));
+  }
   return cfg;
 }
 

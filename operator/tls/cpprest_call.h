@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 
+#include "common/proxy.h"
 #include "tls/cpprest_pool.h"
 
 namespace waop::tls {
@@ -24,9 +25,12 @@ namespace waop::tls {
 // request again with all its headers, the bearer token included, to wherever the Location
 // header points. None of the servers we call (API server, Graph API, tenant service) answers
 // a request of ours with a redirect, so a 3xx is an error for the caller.
+// `proxy`, when given, is an http:// proxy the client goes through (CONNECT for https), with
+// Basic credentials when it has a username.
 web::http::client::http_client_config ClientConfig(
     std::chrono::milliseconds timeout,
-    std::function<void(boost::asio::ssl::context&)> ssl_context = nullptr);
+    std::function<void(boost::asio::ssl::context&)> ssl_context = nullptr,
+    const std::optional<Proxy>& proxy = std::nullopt);
 
 struct CpprestAnswer {
   int status = 0;

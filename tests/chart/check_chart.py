@@ -156,7 +156,8 @@ def check_values(c, files, values, schema):
     for bad, what in (({"replicas": 2}, "an unknown key"),
                       ({"webhook": {"failurePolicy": "Sometimes"}}, "failurePolicy Sometimes"),
                       ({"logging": {"format": "xml"}}, "log format xml"),
-                      ({"credentials": {"existingSecret": 5}}, "a number as existingSecret")):
+                      ({"credentials": {"existingSecret": 5}}, "a number as existingSecret"),
+                      ({"extraEnv": [{"value": "http://proxy:3128"}]}, "an extraEnv entry without a name")):
         try:
             jsonschema.validate(merge(values, bad), schema)
             c.check(False, "values.schema.json", f"accepts {what}")
@@ -388,6 +389,8 @@ CONFIGS = [
                                 "prometheusRule": {"enabled": True}},
                     "networkPolicy": {"enabled": True, "metricsFrom": [{"namespaceSelector": {}}]},
                     "crds": {"keep": False}, "watchNamespace": "bakery-ia", "extraArgs": ["--sync-period=1h"],
+                    "extraEnv": [{"name": "HTTPS_PROXY", "value": "http://proxy.corp:3128"},
+                                 {"name": "NO_PROXY", "value": ".cluster.local,10.0.0.0/8"}],
                     "podAnnotations": {"a": "b"}, "tolerations": [{"operator": "Exists"}]}),
     ("existing secret", {"credentials": {"existingSecret": "my-whatsapp"}, "webhook": {"failurePolicy": "Ignore"}}),
 ]
@@ -446,6 +449,11 @@ def main():
                     f"[{label}] credentials-secret.yaml", "the Secret carries the non-empty values only")
         else:
             c.check(not find(objects, "Secret"), f"[{label}]", "no credentials Secret unless credentials.create")
+        deployments = find(objects, "Deployment")
+        env = [e.get("name") for e in deployments[0]["spec"]["template"]["spec"]["containers"][0].get("env", [])] \
+            if deployments else []
+        c.check(env == ["POD_NAME", "POD_NAMESPACE"] + [e["name"] for e in vals["extraEnv"]],
+                f"[{label}] deployment.yaml", f"the container's env is POD_NAME, POD_NAMESPACE, then extraEnv: {env}")
         pdb = find(objects, "PodDisruptionBudget")
         c.check(bool(pdb) == vals["podDisruptionBudget"]["enabled"], f"[{label}] poddisruptionbudget.yaml", "PDB")
         c.check(bool(find(objects, "NetworkPolicy")) == vals["networkPolicy"]["enabled"], f"[{label}]", "NetworkPolicy")
