@@ -230,6 +230,12 @@ Result<std::optional<Proxy>> ProxyFor(const ProxySettings& settings, std::string
   std::string proxy_host, proxy_port;
   SplitHostPort(proxy_authority, &proxy_host, &proxy_port);
   if (proxy_host.empty()) return Status::InvalidArgument(variable + ": no proxy host");
+  const bool name_chars = std::all_of(proxy_host.begin(), proxy_host.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '-' || c == '.' || c == '_';
+  });
+  if (!name_chars && !ParseIp(proxy_host)) {
+    return Status::InvalidArgument(variable + ": the proxy host is not a host name or IP address");
+  }
   if (proxy_port.empty()) proxy_port = "80";
   if (!ValidPort(proxy_port)) {
     return Status::InvalidArgument(variable + ": the proxy port is not a number from 1 to 65535");

@@ -101,6 +101,9 @@ TEST(ProxyTest, UnusableSettingsAreErrorsThatNameTheVariableButNotTheValue) {
             "socks proxies are not supported)");
   s.https_proxy = "http://user:hunter2@:3128";
   EXPECT_EQ(Route(s, "https://graph.facebook.com"), "error: HTTPS_PROXY: no proxy host");
+  s.https_proxy = "http://user:hunter2@proxy corp:3128";
+  EXPECT_EQ(Route(s, "https://graph.facebook.com"),
+            "error: HTTPS_PROXY: the proxy host is not a host name or IP address");
   s.http_proxy = "http://user:hunter2@proxy.corp:99999";
   EXPECT_EQ(Route(s, "http://tenants.example.com"),
             "error: HTTP_PROXY: the proxy port is not a number from 1 to 65535");
